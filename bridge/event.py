@@ -1,0 +1,121 @@
+"""The normalized event, version 1 (CONTRACT.md, "The normalized event").
+
+Every inbound delivery, whatever its source and shape, becomes one ``Event``: a JSON-safe dict that
+travels through Redis as an RQ job argument and is what rules are written against.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, TypedDict
+
+from bridge.constants import EVENT_VERSION
+
+Source = Literal["jira", "zendesk"]
+
+EVENT_TYPES = frozenset(
+    {
+        "issue.created",
+        "issue.updated",
+        "issue.deleted",
+        "comment.created",
+        "comment.updated",
+        "comment.deleted",
+        "issuelink.created",
+        "issuelink.deleted",
+        "ticket.created",
+        "ticket.updated",
+        "ticket.solved",
+        "ticket.deleted",
+    }
+)
+
+
+class Actor(TypedDict):
+    """The account that caused the event (``id`` is None when the sender does not say)."""
+
+    id: str | None
+    name: str | None
+
+
+class Subject(TypedDict, total=False):
+    """What the event is about: ``kind`` and ``id`` always, ``key`` for Jira issues."""
+
+    kind: str
+    id: str
+    key: str
+
+
+class Refs(TypedDict):
+    """Identifiers of the other systems' records that the subject references."""
+
+    jira_issue_keys: list[str]
+    zendesk_ticket_ids: list[str]
+    salesforce_ids: list[str]
+
+
+class Event(TypedDict):
+    """A normalized event, version 1."""
+
+    version: int
+    id: str
+    source: Source
+    type: str
+    delivery_id: str
+    occurred_at: str
+    sequence: int
+    actor: Actor
+    subject: Subject
+    refs: Refs
+    data: dict[str, Any]
+    received_at: str
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """What a source's ``normalize`` found in a delivery, before ids and times are stamped on."""
+
+    type: str
+    subject: Subject
+    actor: Actor
+    occurred_at: datetime
+    sequence: int
+    refs: Refs
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def new_event_id() -> str:
+    """Return a new event id: a UUID7-like, time-ordered hex string (sorts by arrival)."""
+    # Time-ordered ids make Redis lists and dashboard pages sort naturally; uuid4 supplies the rest.
+    ms = int(datetime.now(UTC).timestamp() * 1000)
+    return f"{ms:012x}{uuid.uuid4().hex[:20]}"
+
+
+def build_event(found: Normalized, source: Source, delivery_id: str, received_at: datetime) -> Event:
+    """Stamp a normalized delivery with its id, source and times."""
+    return {
+        "version": EVENT_VERSION,
+        "id": new_event_id(),
+        "source": source,
+        "type": found.type,
+        "delivery_id": delivery_id,
+        "occurred_at": isoformat(found.occurred_at),
+        "sequence": found.sequence,
+        "actor": found.actor,
+        "subject": found.subject,
+        "refs": found.refs,
+        "data": found.data,
+        "received_at": isoformat(received_at),
+    }
+
+
+def isoformat(moment: datetime) -> str:
+    """Format a time as ISO 8601 UTC with milliseconds and a ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def empty_refs() -> Refs:
+    """Return refs with nothing in them."""
+    return {"jira_issue_keys": [], "zendesk_ticket_ids": [], "salesforce_ids": []}
