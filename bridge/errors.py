@@ -1,9 +1,9 @@
 """The bridge's exception tree.
 
-    BridgeError
-    ├── SettingsError        a variable is missing or malformed (start-up)
-    ├── DeliveryRejected     an inbound webhook is refused (carries the HTTP status and reason)
-    └── UpstreamError        an upstream API call failed (``bridge.clients.errors``)
+BridgeError
+├── SettingsError        a variable is missing or malformed (start-up)
+├── DeliveryRejected     an inbound webhook is refused (carries the HTTP status and reason)
+└── UpstreamError        an upstream API call failed (``bridge.clients.errors``)
 """
 
 from __future__ import annotations

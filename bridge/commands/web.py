@@ -1,0 +1,45 @@
+"""``bridge web``: serve the receiver, health, metrics (and dashboard) with uvicorn on $PORT."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from bridge import logs
+from bridge.settings import Settings
+
+HELP = "serve the webhook receiver, health, metrics and dashboard on 0.0.0.0:$PORT"
+
+GRACEFUL_SHUTDOWN_S = 20
+"""Time given to requests in flight after SIGTERM (Heroku allows 30 s before SIGKILL)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")  # noqa: S104
+    parser.add_argument("--port", type=int, default=None, help="port (default $PORT or 8000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="processes ($WEB_CONCURRENCY)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    uvicorn.run(
+        "bridge.receiver.serve:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port or settings.port,
+        workers=max(1, args.workers),
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    return 0

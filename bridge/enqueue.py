@@ -1,0 +1,99 @@
+"""Dedupe and enqueue a normalized event in one atomic Redis step.
+
+One Lua script checks the delivery id, and if it is new, writes the RQ job hash, pushes the job on its
+queue, remembers the delivery id and keeps the raw delivery — all or nothing, in one round trip. A crash
+can therefore neither lose an accepted event nor mark a delivery seen without its job, and two copies
+arriving at the same moment are serialized by Redis: the second finds the first's event id.
+
+The job hash is the one RQ writes itself (``rq.job.Job.to_dict``), with the JSON serializer's payload
+left uncompressed, which ``Job.restore`` accepts, so workers and dashboards see an ordinary RQ job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from redis.asyncio import Redis
+
+from bridge import constants
+from bridge.event import Event
+
+_DEDUPE_AND_ENQUEUE = """
+local first = redis.call('GET', KEYS[1])
+if first then
+    return first
+end
+redis.call('HSET', KEYS[2],
+    'created_at', ARGV[3], 'enqueued_at', ARGV[3], 'data', ARGV[4], 'origin', ARGV[5],
+    'description', ARGV[6], 'status', 'queued', 'timeout', ARGV[7], 'result_ttl', ARGV[8],
+    'failure_ttl', ARGV[9], 'started_at', '', 'ended_at', '', 'last_heartbeat', '', 'worker_name', '',
+    'success_callback_name', '', 'failure_callback_name', '', 'stopped_callback_name', '', 'group_id', '')
+redis.call('RPUSH', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], KEYS[3])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[5], ARGV[10], 'EX', ARGV[11])
+return false
+"""
+
+# RQ's own key layout (rq.job.Job.key_for, rq.queue.Queue.key, Queue.redis_queues_keys).
+RQ_JOB_KEY = "rq:job:{job_id}"
+RQ_QUEUE_KEY = "rq:queue:{queue}"
+RQ_QUEUES_SET = "rq:queues"
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """Outcome of ``EventQueue.put``: the event id that stands for the delivery, and whether it was new."""
+
+    event_id: str
+    duplicate: bool
+
+
+class EventQueue:
+    """The receiver's side of the events queue: one script call per accepted delivery."""
+
+    def __init__(self, redis: Redis, queue: str = constants.EVENTS_QUEUE) -> None:
+        self._redis = redis
+        self._queue = queue
+        self._queue_key = RQ_QUEUE_KEY.format(queue=queue)
+        self._script = redis.register_script(_DEDUPE_AND_ENQUEUE)
+
+    async def put(self, event: Event, delivery_key: str, raw_delivery: bytes) -> Enqueued:
+        """Enqueue ``event`` unless ``delivery_key`` was seen; return the event id that stands for it."""
+        event_id = event["id"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        job_data = orjson.dumps([constants.EVENT_JOB_FUNC, None, [event], {}])
+        description = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
+        first = await self._script(
+            keys=[
+                constants.DEDUPE_KEY.format(source=event["source"], delivery=delivery_key),
+                RQ_JOB_KEY.format(job_id=event_id),
+                self._queue_key,
+                RQ_QUEUES_SET,
+                constants.RAW_DELIVERY_KEY.format(event_id=event_id),
+            ],
+            args=[
+                event_id,
+                constants.DEDUPE_TTL_S,
+                now,
+                job_data,
+                self._queue,
+                description,
+                constants.EVENT_JOB_TIMEOUT_S,
+                constants.EVENT_JOB_RESULT_TTL_S,
+                constants.EVENT_JOB_FAILURE_TTL_S,
+                raw_delivery,
+                constants.RAW_DELIVERY_TTL_S,
+            ],
+        )
+        if first is None:
+            return Enqueued(event_id, duplicate=False)
+        return Enqueued(first.decode() if isinstance(first, bytes) else str(first), duplicate=True)
+
+
+async def find_duplicate(redis: Redis, source: str, delivery_key: str) -> str | None:
+    """Return the event id a delivery was first accepted as, if it was (for ignored/self answers)."""
+    first = await redis.get(constants.DEDUPE_KEY.format(source=source, delivery=delivery_key))
+    return first.decode() if isinstance(first, bytes) else first

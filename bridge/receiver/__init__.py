@@ -1,0 +1,1 @@
+"""The webhook receiver: a Starlette app that verifies, normalizes and enqueues deliveries."""

@@ -1,0 +1,48 @@
+"""Redis connections from settings: the async client for the receiver, the sync one for workers and CLI.
+
+Both fail fast: short connect and command timeouts and no silent retries, so that a Redis outage becomes
+a quick 503 (receiver) or a clear error (worker, CLI) instead of a hang.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bridge import constants
+from bridge.settings import Settings
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """Return the keyword arguments shared by both clients."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": constants.REDIS_CONNECT_TIMEOUT_S,
+        "socket_timeout": constants.REDIS_SOCKET_TIMEOUT_S,
+        # redis-py retries failed commands by default; the caller decides what a failure means.
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 30,
+    }
+    if settings.effective_redis_url.startswith("rediss://") and not settings.redis_ssl_verify:
+        # Heroku Redis presents self-signed certificates (REDIS_SSL_VERIFY=false).
+        options["ssl_cert_reqs"] = "none"
+        options["ssl_check_hostname"] = False
+    return options
+
+
+def async_client(settings: Settings) -> redis.asyncio.Redis:
+    """Return an asyncio Redis client (hiredis parser when installed) for the receiver."""
+    return redis.asyncio.Redis.from_url(settings.effective_redis_url, **connection_options(settings))
+
+
+def sync_client(settings: Settings, *, socket_timeout: float | None = None) -> redis.Redis:
+    """Return a blocking Redis client for workers and commands.
+
+    RQ workers block on BLPOP for up to their dequeue timeout, so they pass ``socket_timeout=None``.
+    """
+    options = connection_options(settings)
+    options["socket_timeout"] = socket_timeout
+    return redis.Redis.from_url(settings.effective_redis_url, **options)

@@ -1,0 +1,222 @@
+"""Zendesk webhooks: verify, identify and normalize a delivery.
+
+Two body shapes arrive (UPSTREAMS.md §2.4): event subscriptions (``type: zen:event-type:ticket.*``,
+https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events) and trigger webhooks with
+the body CONTRACT.md tells admins to paste.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.errors import DeliveryRejected
+from bridge.event import Actor, Normalized, Refs
+from bridge.settings import Settings
+from bridge.sources import Delivery, refs
+from bridge.sources.signing import same, zendesk_signature
+
+SOURCE = "zendesk"
+
+_TYPE_PREFIX = "zen:event-type:"
+_DELETED_EVENTS = {"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.deleted"}
+_SOLVED_STATUSES = {"solved", "closed"}
+_TRIGGER_EVENTS = {"ticket.created", "ticket.updated", "ticket.solved", "ticket.deleted"}
+_SUBJECT = re.compile(r"^zen:ticket:(\d+)$")
+
+
+def verify(delivery: Delivery, settings: Settings, now: datetime | None = None) -> None:
+    """Check the HMAC over timestamp + body and that the timestamp is within the tolerance."""
+    secret = settings.zendesk_webhook_secret
+    if secret is None:
+        raise DeliveryRejected(
+            503, "Zendesk deliveries are refused: set ZENDESK_WEBHOOK_SECRET", "not_configured"
+        )
+    signature = delivery.headers.get("x-zendesk-webhook-signature")
+    timestamp = delivery.headers.get("x-zendesk-webhook-signature-timestamp")
+    if not signature or not timestamp:
+        raise DeliveryRejected(
+            401,
+            "missing X-Zendesk-Webhook-Signature or X-Zendesk-Webhook-Signature-Timestamp",
+            "missing_signature",
+        )
+    # The signature is checked first, so that a forged timestamp cannot tell anything apart.
+    if not same(zendesk_signature(secret.reveal(), timestamp, delivery.body), signature):
+        raise DeliveryRejected(401, "X-Zendesk-Webhook-Signature does not match", "bad_signature")
+    signed_at = parse_time(timestamp)
+    if signed_at is None:
+        raise DeliveryRejected(401, "X-Zendesk-Webhook-Signature-Timestamp is not ISO 8601", "bad_timestamp")
+    skew = abs(((now or delivery.received_at) - signed_at).total_seconds())
+    if skew > settings.signature_tolerance_s:
+        raise DeliveryRejected(
+            401,
+            f"signature timestamp is {int(skew)} s from now (tolerance {settings.signature_tolerance_s} s)",
+            "stale_timestamp",
+        )
+
+
+def delivery_key(payload: dict[str, Any], delivery: Delivery) -> str:
+    """Identify a delivery: X-Zendesk-Webhook-Invocation-Id, else the event's own ``id``, else a hash."""
+    invocation = delivery.headers.get("x-zendesk-webhook-invocation-id")
+    if invocation:
+        return f"invocation:{invocation}"
+    event_id = payload.get("id")
+    if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id):
+        return f"event:{event_id}"
+    webhook = delivery.headers.get("x-zendesk-webhook-id", "")
+    return "sha256:" + hashlib.sha256(webhook.encode() + b"|" + delivery.body).hexdigest()[:32]
+
+
+def normalize(payload: dict[str, Any], settings: Settings) -> Normalized:
+    """Turn either Zendesk body shape into a normalized event; refuse bodies that are neither."""
+    if isinstance(payload.get("type"), str):
+        return _normalize_subscription(payload, settings)
+    if isinstance(payload.get("ticket"), dict):
+        return _normalize_trigger(payload, settings)
+    raise DeliveryRejected(400, "not a Zendesk ticket webhook: neither `type` nor `ticket`", "unknown_shape")
+
+
+def is_own(actor: Actor, settings: Settings) -> bool:
+    """Tell whether the bridge's own Zendesk user caused the event."""
+    own = settings.zendesk_bridge_user_id
+    return own is not None and actor["id"] == own
+
+
+def parse_time(text: Any) -> datetime | None:
+    """Parse Zendesk's ISO 8601 times (with or without seconds, ``Z``, nanoseconds) as UTC."""
+    if not isinstance(text, str) or not text:
+        return None
+    cleaned = text.strip().replace(" ", "T", 1)
+    # Python parses at most microseconds: cut nanosecond fractions Zendesk sends in `time`.
+    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", cleaned)
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _normalize_subscription(payload: dict[str, Any], settings: Settings) -> Normalized:
+    full_type = payload["type"]
+    if not full_type.startswith(_TYPE_PREFIX + "ticket."):
+        raise DeliveryRejected(
+            400, f"unsupported Zendesk event {full_type[:64]!r}: subscribe to ticket events", "unknown_event"
+        )
+    name = full_type[len(_TYPE_PREFIX) :]
+    detail = _dict(payload.get("detail"))
+    change = _dict(payload.get("event"))
+    match = _SUBJECT.match(str(payload.get("subject", "")))
+    ticket_id = str(detail.get("id") or (match.group(1) if match else ""))
+    if not ticket_id.isdigit():
+        raise DeliveryRejected(400, f"{name} without a ticket id", "unknown_shape")
+    status = str(detail.get("status") or "").lower()
+    current = str(change.get("current") or "").lower()
+    if name in _DELETED_EVENTS or (name == "ticket.status_changed" and current == "deleted"):
+        event_type = "ticket.deleted"
+    elif name == "ticket.created":
+        event_type = "ticket.created"
+    elif name == "ticket.status_changed" and current in _SOLVED_STATUSES:
+        event_type = "ticket.solved"
+    else:
+        event_type = "ticket.updated"
+    occurred = parse_time(payload.get("time")) or parse_time(detail.get("updated_at"))
+    if occurred is None:
+        raise DeliveryRejected(400, f"{name} without a time", "unknown_shape")
+    updated = parse_time(detail.get("updated_at")) or occurred
+    actor_id = detail.get("actor_id") or change.get("actor_id")
+    keys = _subscription_keys(detail, change, settings)
+    return Normalized(
+        type=event_type,
+        subject={"kind": "ticket", "id": ticket_id},
+        actor={"id": str(actor_id) if actor_id else None, "name": None},
+        occurred_at=occurred,
+        sequence=_ms(updated),
+        refs=_refs(ticket_id, keys or []),
+        data={
+            "status": current if name == "ticket.status_changed" and current else status,
+            "subject": detail.get("subject"),
+            "priority": str(detail.get("priority") or "").lower() or None,
+            "url": _ticket_url(settings, ticket_id, None),
+            "event": name,
+            "jira_keys_known": keys is not None,
+            "account_id": payload.get("account_id"),
+        },
+    )
+
+
+def _normalize_trigger(payload: dict[str, Any], settings: Settings) -> Normalized:
+    ticket = payload["ticket"]
+    ticket_id = str(ticket.get("id") or "").strip()
+    if not ticket_id.isdigit():
+        raise DeliveryRejected(400, "trigger body without a numeric ticket.id", "unknown_shape")
+    event_name = str(payload.get("event") or "ticket.updated")
+    if event_name not in _TRIGGER_EVENTS:
+        raise DeliveryRejected(400, f"unsupported trigger event {event_name[:64]!r}", "unknown_event")
+    status = str(ticket.get("status") or "").strip().lower()
+    if event_name == "ticket.updated" and status in _SOLVED_STATUSES:
+        event_name = "ticket.solved"
+    updated = parse_time(ticket.get("updated_at"))
+    if updated is None:
+        raise DeliveryRejected(400, "trigger body without a parseable ticket.updated_at", "unknown_shape")
+    actor_id = payload.get("actor_id") or ticket.get("updated_by_id")
+    return Normalized(
+        type=event_name,
+        subject={"kind": "ticket", "id": ticket_id},
+        actor={"id": str(actor_id) if actor_id else None, "name": None},
+        occurred_at=updated,
+        sequence=_ms(updated),
+        refs=_refs(ticket_id, refs.jira_keys(ticket.get("jira_issue_keys"))),
+        data={
+            "status": status,
+            "subject": ticket.get("subject"),
+            "priority": str(ticket.get("priority") or "").strip().lower() or None,
+            "url": _ticket_url(settings, ticket_id, ticket.get("url")),
+            "event": event_name,
+            # The trigger body always carries the field: empty means the keys were cleared.
+            "jira_keys_known": True,
+        },
+    )
+
+
+def _subscription_keys(
+    detail: dict[str, Any], change: dict[str, Any], settings: Settings
+) -> list[str] | None:
+    """Jira keys from the configured ticket field, in the snapshot or in a custom-field change.
+
+    None when the event does not carry the field at all: "no keys" and "not told" must stay apart, or a
+    priority change would look like every key having been removed from the ticket.
+    """
+    field_id = settings.zendesk_jira_field_id
+    if field_id is None:
+        return None
+    for custom in detail.get("custom_fields") or []:
+        if isinstance(custom, dict) and str(custom.get("id")) == field_id:
+            return refs.jira_keys(custom.get("value"))
+    changed_field = _dict(change.get("field") or change.get("custom_field"))
+    if str(changed_field.get("id", change.get("field_id", ""))) == field_id:
+        return refs.jira_keys(change.get("current"))
+    return None
+
+
+def _refs(ticket_id: str, jira_keys: list[str]) -> Refs:
+    return {"jira_issue_keys": jira_keys, "zendesk_ticket_ids": [ticket_id], "salesforce_ids": []}
+
+
+def _ticket_url(settings: Settings, ticket_id: str, given: Any) -> str | None:
+    if isinstance(given, str) and given.strip():
+        url = given.strip()
+        # {{ticket.link}} renders without a scheme ("example.zendesk.com/agent/tickets/1").
+        return url if url.startswith(("http://", "https://")) else f"https://{url}"
+    if settings.zendesk_base_url:
+        return f"{settings.zendesk_base_url}/agent/tickets/{ticket_id}"
+    return None
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,1 @@
+"""RQ job code and the worker process of the bridge."""
