@@ -20,9 +20,7 @@ import redis
 
 from bridge.embedded_redis import EmbeddedRedis, find_binary
 from bridge.settings import Secret, Settings
-
-JIRA_SECRET = "test-jira-secret"
-ZENDESK_SECRET = "test-zendesk-secret"
+from tests.values import JIRA_SECRET, ZENDESK_SECRET
 
 
 @dataclass(frozen=True)

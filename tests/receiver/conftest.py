@@ -1,0 +1,73 @@
+"""Fixtures of the receiver tests: the real app served by uvicorn on loopback, and a way to send to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from bridge import constants, samples
+from bridge.receiver.app import create_app
+from bridge.serving import ServerThread
+from bridge.settings import Settings
+from tests.values import JIRA_SECRET, ZENDESK_SECRET
+
+ServeApp = Callable[[Settings], ServerThread]
+
+
+@pytest.fixture
+def serve_app() -> Iterator[ServeApp]:
+    """Return a factory serving ``create_app(settings)`` on loopback; the servers stop after the test."""
+    servers: list[ServerThread] = []
+
+    def serve(settings: Settings) -> ServerThread:
+        server = ServerThread(create_app(settings)).start()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def bridge_url(serve_app: ServeApp, settings: Settings) -> str:
+    """Base URL of a receiver configured with the test settings."""
+    return serve_app(settings).base_url
+
+
+@pytest.fixture
+def http(bridge_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client on the receiver."""
+    with httpx.Client(base_url=bridge_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def events_queue(redis_client: redis.Redis) -> Queue:
+    """The RQ queue the receiver enqueues on."""
+    return Queue(constants.EVENTS_QUEUE, connection=redis_client, serializer=JSONSerializer)
+
+
+def signed_jira(
+    payload: dict[str, Any] | None = None, identifier: str | None = None
+) -> samples.SignedDelivery:
+    """A Jira delivery signed with the test secret."""
+    return samples.sign_jira(payload or samples.jira_issue(), JIRA_SECRET, identifier)
+
+
+def signed_zendesk(
+    payload: dict[str, Any] | None = None, invocation: str | None = None
+) -> samples.SignedDelivery:
+    """A Zendesk delivery signed with the test secret."""
+    return samples.sign_zendesk(payload or samples.zendesk_trigger(), ZENDESK_SECRET, invocation)
+
+
+def send(client: httpx.Client, delivery: samples.SignedDelivery) -> httpx.Response:
+    """Post a signed delivery."""
+    return client.post(delivery.path, content=delivery.body, headers=delivery.headers)

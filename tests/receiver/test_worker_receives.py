@@ -1,0 +1,31 @@
+"""The end of the slice: an accepted delivery is an RQ job that a worker runs."""
+
+from __future__ import annotations
+
+import httpx
+import redis
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from bridge import constants
+from tests.receiver.conftest import send, signed_zendesk
+
+
+def test_event_arrives_as_an_rq_job_and_a_worker_takes_it_in(
+    http: httpx.Client, redis_client: redis.Redis
+) -> None:
+    event_id = send(http, signed_zendesk(invocation="worker-1")).json()["event_id"]
+
+    job = Job.fetch(event_id, connection=redis_client, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.QUEUED
+    assert job.origin == constants.EVENTS_QUEUE
+
+    worker = SimpleWorker([constants.EVENTS_QUEUE], connection=redis_client, serializer=JSONSerializer)
+    worker.work(burst=True)
+
+    assert (
+        Job.fetch(event_id, connection=redis_client, serializer=JSONSerializer).get_status()
+        == JobStatus.FINISHED
+    )
+    assert redis_client.lrange(constants.RECEIVED_LOG_KEY, 0, -1) == [event_id.encode()]
