@@ -11,11 +11,15 @@ left uncompressed, which ``Job.restore`` accepts, so workers and dashboards see 
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from bridge import constants
 from bridge.event import Event
@@ -51,14 +55,28 @@ class Enqueued:
     duplicate: bool
 
 
+@dataclass
+class _Pending:
+    keys: list[str]
+    args: list[str | int | bytes]
+    answer: asyncio.Future[str | None]
+
+
 class EventQueue:
-    """The receiver's side of the events queue: one script call per accepted delivery."""
+    """The receiver's side of the events queue: one script call per accepted delivery.
+
+    Deliveries that arrive while a call to Redis is in flight are sent together in the next pipeline,
+    one EVALSHA each: every delivery still gets its own atomic script, but the client's per-command cost
+    is paid once per batch. A lone delivery goes out at once.
+    """
 
     def __init__(self, redis: Redis, queue: str = constants.EVENTS_QUEUE) -> None:
         self._redis = redis
         self._queue = queue
         self._queue_key = RQ_QUEUE_KEY.format(queue=queue)
-        self._script = redis.register_script(_DEDUPE_AND_ENQUEUE)
+        self._sha = hashlib.sha1(_DEDUPE_AND_ENQUEUE.encode()).hexdigest()  # noqa: S324 (Redis names scripts so)
+        self._pending: list[_Pending] = []
+        self._flushing = False
 
     async def put(self, event: Event, delivery_key: str, raw_delivery: bytes) -> Enqueued:
         """Enqueue ``event`` unless ``delivery_key`` was seen; return the event id that stands for it."""
@@ -66,7 +84,7 @@ class EventQueue:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         job_data = orjson.dumps([constants.EVENT_JOB_FUNC, None, [event], {}])
         description = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
-        first = await self._script(
+        pending = _Pending(
             keys=[
                 constants.DEDUPE_KEY.format(source=event["source"], delivery=delivery_key),
                 RQ_JOB_KEY.format(job_id=event_id),
@@ -87,13 +105,61 @@ class EventQueue:
                 raw_delivery,
                 constants.RAW_DELIVERY_TTL_S,
             ],
+            answer=asyncio.get_running_loop().create_future(),
         )
+        self._pending.append(pending)
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        first = await pending.answer
         if first is None:
             return Enqueued(event_id, duplicate=False)
-        return Enqueued(first.decode() if isinstance(first, bytes) else str(first), duplicate=True)
+        return Enqueued(first, duplicate=True)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._send(batch)
+        finally:
+            self._flushing = False
+
+    async def _send(self, batch: list[_Pending]) -> None:
+        try:
+            results = await self._evalsha_all(batch)
+        except NoScriptError:
+            # Redis restarted or flushed its script cache: load the script again and resend.
+            try:
+                await self._redis.script_load(_DEDUPE_AND_ENQUEUE)
+                results = await self._evalsha_all(batch)
+            except Exception as exc:
+                _fail(batch, exc)
+                return
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        for pending, result in zip(batch, results, strict=True):
+            if pending.answer.done():
+                continue
+            if isinstance(result, Exception):
+                pending.answer.set_exception(result)
+            else:
+                pending.answer.set_result(result.decode() if isinstance(result, bytes) else result)
+
+    async def _evalsha_all(self, batch: list[_Pending]) -> list[Any]:
+        if len(batch) == 1:
+            one = batch[0]
+            return [await self._redis.evalsha(self._sha, len(one.keys), *one.keys, *one.args)]
+        pipe = self._redis.pipeline(transaction=False)
+        for pending in batch:
+            pipe.evalsha(self._sha, len(pending.keys), *pending.keys, *pending.args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        if any(isinstance(result, NoScriptError) for result in results):
+            raise NoScriptError("NOSCRIPT")
+        return results
 
 
-async def find_duplicate(redis: Redis, source: str, delivery_key: str) -> str | None:
-    """Return the event id a delivery was first accepted as, if it was (for ignored/self answers)."""
-    first = await redis.get(constants.DEDUPE_KEY.format(source=source, delivery=delivery_key))
-    return first.decode() if isinstance(first, bytes) else first
+def _fail(batch: list[_Pending], exc: Exception) -> None:
+    for pending in batch:
+        if not pending.answer.done():
+            pending.answer.set_exception(exc)

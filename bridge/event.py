@@ -6,7 +6,9 @@ travels through Redis as an RQ job argument and is what rules are written agains
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
@@ -86,11 +88,29 @@ class Normalized:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class _IdSource:
+    """Random per-process prefix plus a counter: unique without a system call per id."""
+
+    def __init__(self) -> None:
+        self.pid = -1
+        self.prefix = ""
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        if self.pid != os.getpid():  # a forked child must not repeat its parent's ids
+            self.pid = os.getpid()
+            self.prefix = os.urandom(6).hex()
+            self.counter = itertools.count()
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
+
+
+_ids = _IdSource()
+
+
 def new_event_id() -> str:
-    """Return a new event id: a UUID7-like, time-ordered hex string (sorts by arrival)."""
-    # Time-ordered ids make Redis lists and dashboard pages sort naturally; uuid4 supplies the rest.
-    ms = int(datetime.now(UTC).timestamp() * 1000)
-    return f"{ms:012x}{uuid.uuid4().hex[:20]}"
+    """Return a new event id: 32 hex digits, time-ordered (sorts by arrival) and unique."""
+    # Milliseconds first, so Redis lists and dashboard pages sort naturally.
+    return f"{time.time_ns() // 1_000_000:012x}{_ids.next()}"
 
 
 def build_event(found: Normalized, source: Source, delivery_id: str, received_at: datetime) -> Event:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from bridge.enqueue import EventQueue
 from bridge.receiver.health import healthz, readyz
@@ -59,7 +59,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route(
             f"/webhooks/{name}",
-            WebhookEndpoint(source, settings, connections.queue, metrics, accepts).handle,
+            WebhookEndpoint(source, settings, connections.queue, metrics, accepts),
             methods=["POST"],
             name=f"webhook_{name}",
         )
@@ -84,6 +84,3 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     return app
-
-
-__all__ = ["Mount", "create_app"]

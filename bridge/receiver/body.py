@@ -1,34 +1,55 @@
-"""Reading a request body under a size limit, without buffering what is over it."""
+"""Reading a request's headers and body straight from ASGI, under a size limit.
+
+The webhook routes are plain ASGI apps: they answer every delivery, so they skip building a Starlette
+``Request`` and read what they need from the scope once.
+"""
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive, Scope
 
 from bridge.errors import DeliveryRejected
 
-_JSON_TYPES = ("application/json",)
+
+def headers_of(scope: Scope) -> dict[str, str]:
+    """Return the request headers as a dict of lower-case names (the last of repeated ones wins)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def check_content_type(request: Request) -> None:
+def query_of(scope: Scope) -> dict[str, str]:
+    """Return the query parameters (most deliveries have none: then no parsing at all)."""
+    raw: bytes = scope.get("query_string", b"")
+    return dict(parse_qsl(raw.decode("latin-1"))) if raw else {}
+
+
+def check_content_type(headers: dict[str, str]) -> None:
     """Refuse anything but JSON (``application/json`` or a ``+json`` type), with 415."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
         raise DeliveryRejected(
             415, f"content type must be application/json, got {media_type or 'none'!r}", "media_type"
         )
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(headers: dict[str, str], receive: Receive, limit: int) -> bytes:
     """Return the body, or refuse with 413 as soon as it is known to be larger than ``limit`` bytes."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise DeliveryRejected(413, f"body of {declared} bytes is over the limit of {limit}", "too_large")
     chunks: list[bytes] = []
     size = 0
+    more = True
     # A chunked body has no Content-Length: count while reading and stop at the limit.
-    async for chunk in request.stream():
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise DeliveryRejected(400, "client disconnected before the body was complete", "disconnected")
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise DeliveryRejected(413, f"body is over the limit of {limit} bytes", "too_large")
         chunks.append(chunk)
-    return b"".join(chunks)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -7,6 +7,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
+OUTCOMES = ("accepted", "duplicate", "ignored", "rejected", "unavailable")
+
 
 class ReceiverMetrics:
     """Deliveries by source and outcome, duplicates, rejections by reason, enqueue latency."""
@@ -39,6 +41,32 @@ class ReceiverMetrics:
             registry=self.registry,
         )
 
+    def for_source(self, source: str) -> SourceMetrics:
+        """Return the metrics of one source, with their label children looked up once."""
+        return SourceMetrics(self, source)
+
     async def endpoint(self, request: Request) -> Response:
         """Serve the metrics in Prometheus' text format."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class SourceMetrics:
+    """One source's counters, bound at start-up (a labels() lookup per delivery is measurable)."""
+
+    def __init__(self, metrics: ReceiverMetrics, source: str) -> None:
+        self._metrics = metrics
+        self._source = source
+        self._outcomes = {outcome: metrics.deliveries.labels(source, outcome) for outcome in OUTCOMES}
+        self._duplicates = metrics.duplicates.labels(source)
+        self._enqueue = metrics.enqueue_seconds.labels(source)
+
+    def outcome(self, outcome: str) -> None:
+        self._outcomes[outcome].inc()
+        if outcome == "duplicate":
+            self._duplicates.inc()
+
+    def rejected(self, reason: str) -> None:
+        self._metrics.rejections.labels(self._source, reason).inc()
+
+    def enqueued(self, seconds: float) -> None:
+        self._enqueue.observe(seconds)

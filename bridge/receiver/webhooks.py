@@ -16,14 +16,13 @@ from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from bridge import constants
 from bridge.enqueue import EventQueue
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Source, build_event
-from bridge.receiver.body import check_content_type, read_limited
+from bridge.receiver.body import check_content_type, headers_of, query_of, read_limited
 from bridge.receiver.metrics import ReceiverMetrics
 from bridge.settings import Settings
 from bridge.sources import Delivery, jira, zendesk
@@ -32,6 +31,7 @@ log = logging.getLogger("bridge.receiver")
 
 # Headers that authenticate a delivery are never stored or logged.
 _SECRET_HEADER_PARTS = ("authorization", "cookie", "signature", "token", "secret", "api-key")
+_RETRY_AFTER = str(constants.REDIS_UNAVAILABLE_RETRY_AFTER_S).encode()
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,8 @@ SOURCES: dict[str, SourceHandler] = {
 }
 
 
-def json_response(
-    status: int, content: Mapping[str, Any], headers: Mapping[str, str] | None = None
-) -> Response:
-    """Answer with a JSON body (orjson: the receiver answers every delivery)."""
-    return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
-
-
 class WebhookEndpoint:
-    """The handler of one source's webhook route."""
+    """The ASGI app of one source's webhook route."""
 
     def __init__(
         self,
@@ -74,105 +67,68 @@ class WebhookEndpoint:
         self.source = source
         self.settings = settings
         self.queue = queue
-        self.metrics = metrics
         # Whether any rule could act on (source, type); a delivery no rule wants is answered ignored.
         self.accepts = accepts
+        self.counted = metrics.for_source(source.name)
 
-    async def handle(self, request: Request) -> Response:
-        """Answer one delivery."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, content, outcome, extra = await self.handle(scope, receive)
+        body = orjson.dumps(content)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 503:
+            headers.append((b"retry-after", _RETRY_AFTER))
+        elif status == 413:
+            # Tell the sender to stop uploading: the connection closes after this answer.
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self.counted.outcome(outcome)
+        extra["outcome"] = outcome
+        if log.isEnabledFor(logging.INFO):
+            log.log(logging.WARNING if status >= 500 else logging.INFO, "delivery %s", outcome, extra=extra)
+
+    async def handle(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, Mapping[str, Any], str, dict[str, Any]]:
+        """Take one delivery in; return the status, the answer, the outcome and the log fields."""
         started = time.perf_counter()
-        delivery_id: str | None = None
+        fields: dict[str, Any] = {"source": self.source.name, "delivery_id": None, "event_id": None}
         try:
-            check_content_type(request)
-            body = await read_limited(request, self.settings.max_body_bytes)
-            delivery = Delivery(request.headers, request.query_params, body, datetime.now(UTC))
+            headers = headers_of(scope)
+            check_content_type(headers)
+            body = await read_limited(headers, receive, self.settings.max_body_bytes)
+            delivery = Delivery(headers, query_of(scope), body, datetime.now(UTC))
             self.source.verify(delivery, self.settings)
             payload = _parse(body)
-            delivery_id = self.source.delivery_key(payload, delivery)
+            fields["delivery_id"] = delivery_id = self.source.delivery_key(payload, delivery)
             found = self.source.normalize(payload, self.settings)
         except DeliveryRejected as rejected:
-            return self._refuse(rejected, delivery_id, started)
+            self.counted.rejected(rejected.code)
+            return (
+                rejected.status,
+                {"error": rejected.reason},
+                "rejected",
+                _done(fields, started, rejected.code),
+            )
 
         if self.source.is_own(found.actor, self.settings):
-            return self._answer(202, {"ignored": "self"}, "ignored", delivery_id, None, started)
+            return 202, {"ignored": "self"}, "ignored", _done(fields, started, "self")
         if self.accepts is not None and not self.accepts(self.source.name, found.type):
-            return self._answer(202, {"ignored": True}, "ignored", delivery_id, None, started)
+            return 202, {"ignored": True}, "ignored", _done(fields, started, "no rule")
 
         event = build_event(found, self.source.name, delivery_id, delivery.received_at)
         enqueue_started = time.perf_counter()
         try:
-            outcome = await self.queue().put(
-                event, delivery_id, _raw_delivery(request, body, event["received_at"])
-            )
+            outcome = await self.queue().put(event, delivery_id, _raw_delivery(scope, headers, body, event))
         except (RedisError, OSError) as exc:
-            self.metrics.deliveries.labels(self.source.name, "unavailable").inc()
-            log.warning(
-                "delivery refused: Redis unavailable",
-                extra=_fields(
-                    self.source.name, delivery_id, None, "unavailable", started, reason=type(exc).__name__
-                ),
-            )
-            return json_response(
-                503,
-                {"error": "queue unavailable, retry later"},
-                {"Retry-After": str(constants.REDIS_UNAVAILABLE_RETRY_AFTER_S)},
-            )
-        self.metrics.enqueue_seconds.labels(self.source.name).observe(time.perf_counter() - enqueue_started)
+            unavailable = {"error": "queue unavailable, retry later"}
+            return 503, unavailable, "unavailable", _done(fields, started, type(exc).__name__)
+        self.counted.enqueued(time.perf_counter() - enqueue_started)
+        fields["event_id"] = outcome.event_id
+        answer: dict[str, Any] = {"event_id": outcome.event_id, "duplicate": outcome.duplicate}
         if outcome.duplicate:
-            self.metrics.duplicates.labels(self.source.name).inc()
-            return self._answer(
-                200,
-                {"event_id": outcome.event_id, "duplicate": True},
-                "duplicate",
-                delivery_id,
-                outcome.event_id,
-                started,
-            )
-        return self._answer(
-            202,
-            {"event_id": outcome.event_id, "duplicate": False},
-            "accepted",
-            delivery_id,
-            outcome.event_id,
-            started,
-        )
-
-    def _answer(
-        self,
-        status: int,
-        content: Mapping[str, Any],
-        outcome: str,
-        delivery_id: str | None,
-        event_id: str | None,
-        started: float,
-    ) -> Response:
-        self.metrics.deliveries.labels(self.source.name, outcome).inc()
-        log.info(
-            "delivery %s", outcome, extra=_fields(self.source.name, delivery_id, event_id, outcome, started)
-        )
-        return json_response(status, content)
-
-    def _refuse(self, rejected: DeliveryRejected, delivery_id: str | None, started: float) -> Response:
-        self.metrics.deliveries.labels(self.source.name, "rejected").inc()
-        self.metrics.rejections.labels(self.source.name, rejected.code).inc()
-        log.info(
-            "delivery rejected",
-            extra=_fields(
-                self.source.name,
-                delivery_id,
-                None,
-                "rejected",
-                started,
-                reason=rejected.code,
-                status=rejected.status,
-            ),
-        )
-        headers = (
-            {"Retry-After": str(constants.REDIS_UNAVAILABLE_RETRY_AFTER_S)}
-            if rejected.status == 503
-            else None
-        )
-        return json_response(rejected.status, {"error": rejected.reason}, headers)
+            return 200, answer, "duplicate", _done(fields, started)
+        return 202, answer, "accepted", _done(fields, started)
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -187,32 +143,26 @@ def _parse(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _raw_delivery(request: Request, body: bytes, received_at: str) -> bytes:
-    headers = {
+def _raw_delivery(scope: Scope, headers: dict[str, str], body: bytes, event: Mapping[str, Any]) -> bytes:
+    """The delivery as received, for the dashboard: without any header or parameter that authenticates."""
+    safe_headers = {
         name: value
-        for name, value in request.headers.items()
-        if not any(p in name for p in _SECRET_HEADER_PARTS)
+        for name, value in headers.items()
+        if not any(part in name for part in _SECRET_HEADER_PARTS)
     }
-    query = {name: value for name, value in request.query_params.items() if name != "token"}
     return orjson.dumps(
         {
-            "received_at": received_at,
-            "path": request.url.path,
-            "query": query,
-            "headers": headers,
+            "received_at": event["received_at"],
+            "path": scope["path"],
+            "query": {name: value for name, value in query_of(scope).items() if name != "token"},
+            "headers": safe_headers,
             "body": body.decode("utf-8", "replace"),
         }
     )
 
 
-def _fields(
-    source: str, delivery_id: str | None, event_id: str | None, outcome: str, started: float, **more: Any
-) -> dict[str, Any]:
-    return {
-        "source": source,
-        "delivery_id": delivery_id,
-        "event_id": event_id,
-        "outcome": outcome,
-        "ms": round((time.perf_counter() - started) * 1000, 2),
-        **more,
-    }
+def _done(fields: dict[str, Any], started: float, reason: str | None = None) -> dict[str, Any]:
+    fields["ms"] = round((time.perf_counter() - started) * 1000, 2)
+    if reason is not None:
+        fields["reason"] = reason
+    return fields

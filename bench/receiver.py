@@ -1,0 +1,133 @@
+"""Signed deliveries accepted per second by the receiver, against a bare Starlette POST endpoint.
+
+Both servers run in their own process under the same uvicorn settings (one process, uvloop, httptools,
+no access log); the load comes from a third process (bench/loadgen.py). Every bridge request is a new,
+correctly signed Jira delivery, so each one is verified, normalized, deduped and enqueued on a real Redis.
+
+    python bench/receiver.py            # full run (10 s per server)
+    python bench/receiver.py --smoke    # CI: a second each, checks the figures are sane
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loadgen import LoadResult, http_request, run_load
+from bridge import constants, samples
+from bridge.embedded_redis import free_port
+
+SECRET = "bench-jira-secret"
+UVICORN_OPTIONS = {"loop": "uvloop", "http": "httptools", "log_config": None, "access_log": False}
+
+
+def serve(kind: str, port: int, redis_url: str) -> None:
+    """Serve the bare endpoint or the bridge on ``port`` (runs in a child process)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from bridge.receiver.app import create_app
+    from bridge.settings import Secret, Settings
+
+    if kind == "bare":
+
+        async def endpoint(request: Request) -> JSONResponse:
+            await request.body()
+            return JSONResponse({"event_id": "x", "duplicate": False}, status_code=202)
+
+        app = Starlette(routes=[Route("/webhooks/jira", endpoint, methods=["POST"])])
+    else:
+        app = create_app(Settings(redis_url=redis_url, jira_webhook_secret=Secret(SECRET)))
+    uvicorn.run(app, host="127.0.0.1", port=port, **UVICORN_OPTIONS)  # type: ignore[arg-type]
+
+
+def _load(
+    port: int, count: int, connections: int, seconds: float, queue: multiprocessing.Queue[LoadResult]
+) -> None:
+    requests = []
+    for index in range(count):
+        delivery = samples.sign_jira(
+            samples.jira_issue(f"PROJ-{index % 5000 + 1}"), SECRET, identifier=f"b{index}"
+        )
+        requests.append(http_request(delivery.path, delivery.headers, delivery.body))
+    queue.put(run_load("127.0.0.1", port, requests, connections, seconds))
+
+
+def measure(kind: str, redis_url: str, seconds: float, connections: int, count: int) -> LoadResult:
+    """Start one server, load it, stop it; return what the load generator saw."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--redis-url", redis_url],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        results: multiprocessing.Queue[LoadResult] = multiprocessing.Queue()
+        loader = multiprocessing.Process(target=_load, args=(port, count, connections, seconds, results))
+        loader.start()
+        result = results.get(timeout=seconds + 120)
+        loader.join()
+        return result
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--serve", choices=["bare", "bridge"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/10"))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--smoke", action="store_true", help="a short run for CI")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.redis_url)
+        return 0
+    seconds, connections = (1.0, 8) if args.smoke else (args.seconds, args.connections)
+    count = int(seconds * 25_000)
+    client = redis.Redis.from_url(args.redis_url)
+    client.flushdb()
+    bare = measure("bare", args.redis_url, seconds, connections, count)
+    bridge = measure("bridge", args.redis_url, seconds, connections, count)
+    queued = client.llen(f"rq:queue:{constants.EVENTS_QUEUE}")
+    client.flushdb()
+    ratio = bridge.rate(202) / bare.rate() if bare.rate() else 0.0
+    print(
+        f"receiver bench ({seconds:.0f} s each, {connections} connections, uvicorn 1 process, uvloop+httptools)"
+    )
+    print(f"  bare Starlette POST:   {bare.rate():8.0f} req/s  {dict(bare.statuses)} errors={bare.errors}")
+    print(
+        f"  bridge signed+queued:  {bridge.rate(202):8.0f} req/s  {dict(bridge.statuses)} errors={bridge.errors}"
+    )
+    print(f"  ratio bridge/bare:     {ratio:8.2f}   (events on Redis: {queued})")
+    ok = bridge.statuses[202] > 0 and queued == bridge.statuses[202] and bridge.errors == 0
+    if not ok:
+        print(
+            "receiver bench: FAILED (no accepted deliveries, errors, or accepted ≠ queued)", file=sys.stderr
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
