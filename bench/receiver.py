@@ -40,6 +40,7 @@ def serve(kind: str, port: int, redis_url: str) -> None:
     from starlette.routing import Route
 
     from bridge.receiver.app import create_app
+    from bridge.receiver.serve import tune_gc
     from bridge.settings import Secret, Settings
 
     if kind == "bare":
@@ -50,7 +51,18 @@ def serve(kind: str, port: int, redis_url: str) -> None:
 
         app = Starlette(routes=[Route("/webhooks/jira", endpoint, methods=["POST"])])
     else:
+        from bridge import logs
+
+        # As in production: one JSON log line per delivery (to stderr, which the driver discards).
+        logs.configure("INFO")
         app = create_app(Settings(redis_url=redis_url, jira_webhook_secret=Secret(SECRET)))
+        tune_gc()  # as bridge web does
+    import gc
+    import os
+
+    if os.environ.get("GCT"):
+        gc.freeze()
+        gc.set_threshold(int(os.environ["GCT"]), 50, 100)
     uvicorn.run(app, host="127.0.0.1", port=port, **UVICORN_OPTIONS)  # type: ignore[arg-type]
 
 
@@ -72,6 +84,7 @@ def measure(kind: str, redis_url: str, seconds: float, connections: int, count: 
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--port", str(port), "--redis-url", redis_url],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 15

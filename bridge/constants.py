@@ -60,3 +60,6 @@ DEFAULT_SIGNATURE_TOLERANCE_S = 300
 
 DEFAULT_PORT = 8000
 """Default of PORT."""
+
+GC_GEN0_THRESHOLD = 50_000
+"""Allocations between young-generation collections in web processes (Python's default is 700)."""

@@ -23,11 +23,10 @@ from bridge.enqueue import EventQueue
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Source, build_event
 from bridge.receiver.body import check_content_type, headers_of, query_of, read_limited
+from bridge.receiver.delivery_log import DeliveryLog
 from bridge.receiver.metrics import ReceiverMetrics
 from bridge.settings import Settings
 from bridge.sources import Delivery, jira, zendesk
-
-log = logging.getLogger("bridge.receiver")
 
 # Headers that authenticate a delivery are never stored or logged.
 _SECRET_HEADER_PARTS = ("authorization", "cookie", "signature", "token", "secret", "api-key")
@@ -70,6 +69,7 @@ class WebhookEndpoint:
         # Whether any rule could act on (source, type); a delivery no rule wants is answered ignored.
         self.accepts = accepts
         self.counted = metrics.for_source(source.name)
+        self.log = DeliveryLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, content, outcome, extra = await self.handle(scope, receive)
@@ -84,8 +84,7 @@ class WebhookEndpoint:
         await send({"type": "http.response.body", "body": body})
         self.counted.outcome(outcome)
         extra["outcome"] = outcome
-        if log.isEnabledFor(logging.INFO):
-            log.log(logging.WARNING if status >= 500 else logging.INFO, "delivery %s", outcome, extra=extra)
+        self.log.write(logging.WARNING if status >= 500 else logging.INFO, f"delivery {outcome}", extra)
 
     async def handle(
         self, scope: Scope, receive: Receive

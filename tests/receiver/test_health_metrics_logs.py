@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 
 import httpx
 import orjson
@@ -35,19 +37,29 @@ def test_metrics_count_deliveries_duplicates_rejections_and_enqueue_latency(http
     assert 'bridge_enqueue_seconds_count{source="jira"} 2.0' in text
 
 
+@pytest.fixture
+def json_logs() -> Iterator[None]:
+    """The bridge's JSON logging, as the processes configure it; the test's own logging after."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logs.configure("INFO")
+    yield
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])
+
+
+@pytest.mark.usefixtures("json_logs")
 def test_one_json_log_line_per_delivery_without_secrets(
-    http: httpx.Client, caplog: pytest.LogCaptureFixture
+    http: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bridge.receiver")
     jira = signed_jira(identifier="log-1")
     zendesk = signed_zendesk(invocation="log-2")
 
     accepted = send(http, jira)
     send(http, zendesk)
+    time.sleep(0.1)  # the lines of a loop iteration are written at its end
 
-    lines = [
-        logs.JsonFormatter().format(record) for record in caplog.records if record.name == "bridge.receiver"
-    ]
+    lines = [line for line in capsys.readouterr().err.splitlines() if '"logger":"bridge.receiver"' in line]
     assert len(lines) == 2
     first = orjson.loads(lines[0])
     assert first["source"] == "jira"
