@@ -4,7 +4,7 @@ Both servers run in their own process under the same uvicorn settings (one proce
 no access log); the load comes from a third process (bench/loadgen.py). Every bridge request is a new,
 correctly signed Jira delivery, so each one is verified, normalized, deduped and enqueued on a real Redis.
 
-    python bench/receiver.py            # full run (10 s per server)
+    python bench/receiver.py            # full run (3 alternating rounds of 10 s per server, median)
     python bench/receiver.py --smoke    # CI: a second each, checks the figures are sane
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -112,29 +113,36 @@ def main() -> int:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/10"))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/bridge rounds (median)")
     parser.add_argument("--smoke", action="store_true", help="a short run for CI")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.redis_url)
         return 0
     seconds, connections = (1.0, 8) if args.smoke else (args.seconds, args.connections)
+    rounds = 1 if args.smoke else args.rounds
     count = int(seconds * 25_000)
     client = redis.Redis.from_url(args.redis_url)
-    client.flushdb()
-    bare = measure("bare", args.redis_url, seconds, connections, count)
-    bridge = measure("bridge", args.redis_url, seconds, connections, count)
-    queued = client.llen(f"rq:queue:{constants.EVENTS_QUEUE}")
-    client.flushdb()
-    ratio = bridge.rate(202) / bare.rate() if bare.rate() else 0.0
     print(
-        f"receiver bench ({seconds:.0f} s each, {connections} connections, uvicorn 1 process, uvloop+httptools)"
+        f"receiver bench ({rounds} round(s) of {seconds:.0f} s per server, {connections} connections, "
+        "uvicorn 1 process, uvloop+httptools)"
     )
-    print(f"  bare Starlette POST:   {bare.rate():8.0f} req/s  {dict(bare.statuses)} errors={bare.errors}")
-    print(
-        f"  bridge signed+queued:  {bridge.rate(202):8.0f} req/s  {dict(bridge.statuses)} errors={bridge.errors}"
-    )
-    print(f"  ratio bridge/bare:     {ratio:8.2f}   (events on Redis: {queued})")
-    ok = bridge.statuses[202] > 0 and queued == bridge.statuses[202] and bridge.errors == 0
+    ratios, ok = [], True
+    # Bare and bridge alternate, so that a machine slowing down or speeding up weighs on both alike.
+    for round_number in range(1, rounds + 1):
+        client.flushdb()
+        bare = measure("bare", args.redis_url, seconds, connections, count)
+        bridge = measure("bridge", args.redis_url, seconds, connections, count)
+        queued = client.llen(f"rq:queue:{constants.EVENTS_QUEUE}")
+        ratio = bridge.rate(202) / bare.rate() if bare.rate() else 0.0
+        ratios.append(ratio)
+        print(
+            f"  round {round_number}: bare {bare.rate():7.0f} req/s, bridge {bridge.rate(202):7.0f} accepted/s "
+            f"(queued {queued}, errors {bare.errors}+{bridge.errors}), ratio {ratio:.2f}"
+        )
+        ok = ok and bridge.statuses[202] > 0 and queued == bridge.statuses[202] and bridge.errors == 0
+    client.flushdb()
+    print(f"  median ratio bridge/bare: {statistics.median(ratios):.2f}")
     if not ok:
         print(
             "receiver bench: FAILED (no accepted deliveries, errors, or accepted ≠ queued)", file=sys.stderr

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from bridge import __version__
-from bridge.errors import SettingsError
+from bridge.errors import BridgeError, SettingsError
 
 # name → module; names with a space are sub-commands of a group ("rules check").
 COMMANDS: dict[str, str] = {
@@ -20,6 +20,14 @@ COMMANDS: dict[str, str] = {
     "worker": "bridge.commands.worker",
     "dev": "bridge.commands.dev",
     "send-sample": "bridge.commands.send_sample",
+    "sandbox": "bridge.commands.sandbox",
+    "rules check": "bridge.commands.rules_check",
+    "jsm apply": "bridge.commands.jsm_apply",
+    "queues": "bridge.commands.queues",
+    "failed": "bridge.commands.failed",
+    "replay": "bridge.commands.replay",
+    "events search": "bridge.commands.events_search",
+    "reconcile": "bridge.commands.reconcile",
 }
 
 
@@ -52,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.run(args))
     except SettingsError as exc:
         print(f"bridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except BridgeError as exc:
+        # Errors the bridge raises on purpose (e.g. a rules file with problems) are messages, not crashes.
+        print(f"bridge: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

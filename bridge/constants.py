@@ -63,3 +63,18 @@ DEFAULT_PORT = 8000
 
 GC_GEN0_THRESHOLD = 50_000
 """Allocations between young-generation collections in web processes (Python's default is 700)."""
+
+DESTINATIONS = ("jira", "jira_software", "zendesk", "salesforce", "jsm")
+"""The upstream APIs calls go to; each has its own queue (``CALLS_QUEUE``) so one cannot hold up another."""
+
+CALLS_QUEUE = "bridge-calls-{destination}"
+"""RQ queue of one destination's calls."""
+
+CALLS_JOB_FUNC = "workers.jobs.run_calls"
+"""Import path of the job that makes one event's calls to one destination."""
+
+DEFAULT_RECORD_RETENTION_S = 14 * 24 * 3600
+"""Default of BRIDGE_RECORD_RETENTION_S: how long events and their calls stay visible to operators."""
+
+DEFAULT_IDEMPOTENCY_TTL_S = 30 * 24 * 3600
+"""Default of BRIDGE_IDEMPOTENCY_TTL_S: how long a completed call's key keeps it from being made again."""

@@ -92,15 +92,15 @@ class _IdSource:
     """Random per-process prefix plus a counter: unique without a system call per id."""
 
     def __init__(self) -> None:
-        self.pid = -1
-        self.prefix = ""
+        self.reset()
+        # A forked child must not repeat its parent's ids (checking getpid() per id is a system call).
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(6).hex()
         self.counter = itertools.count()
 
     def next(self) -> str:
-        if self.pid != os.getpid():  # a forked child must not repeat its parent's ids
-            self.pid = os.getpid()
-            self.prefix = os.urandom(6).hex()
-            self.counter = itertools.count()
         return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
 
 

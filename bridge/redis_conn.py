@@ -46,3 +46,8 @@ def sync_client(settings: Settings, *, socket_timeout: float | None = None) -> r
     options = connection_options(settings)
     options["socket_timeout"] = socket_timeout
     return redis.Redis.from_url(settings.effective_redis_url, **options)
+
+
+def text(value: bytes | str) -> str:
+    """Return a Redis reply as text (clients here do not decode replies: RQ needs bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -79,6 +79,14 @@ class Settings:
     zendesk_bridge_user_id: str | None = None
 
     rules_path: str | None = None
+    idempotency_ttl_s: int = constants.DEFAULT_IDEMPOTENCY_TTL_S
+    record_retention_s: int = constants.DEFAULT_RECORD_RETENTION_S
+    retry_max_attempts: int = 8
+    retry_base_s: float = 2.0
+    retry_max_s: float = 600.0
+    claim_ttl_s: int = 60
+    calls_job_timeout_s: int = 120
+    rate_limits: Mapping[str, float] = field(default_factory=dict)
     dashboard_user: str | None = None
     dashboard_password: Secret | None = None
     log_level: str = "INFO"
@@ -121,6 +129,22 @@ class Settings:
             jira_bridge_account_id=env.text("JIRA_BRIDGE_ACCOUNT_ID"),
             zendesk_bridge_user_id=env.text("ZENDESK_BRIDGE_USER_ID"),
             rules_path=env.text("BRIDGE_RULES"),
+            idempotency_ttl_s=env.integer(
+                "BRIDGE_IDEMPOTENCY_TTL_S", constants.DEFAULT_IDEMPOTENCY_TTL_S, minimum=60
+            ),
+            record_retention_s=env.integer(
+                "BRIDGE_RECORD_RETENTION_S", constants.DEFAULT_RECORD_RETENTION_S, minimum=60
+            ),
+            retry_max_attempts=env.integer("BRIDGE_RETRY_MAX_ATTEMPTS", 8, minimum=1),
+            retry_base_s=env.number("BRIDGE_RETRY_BASE_S", 2.0, minimum=0.0),
+            retry_max_s=env.number("BRIDGE_RETRY_MAX_S", 600.0, minimum=0.0),
+            claim_ttl_s=env.integer("BRIDGE_CLAIM_TTL_S", 60, minimum=1),
+            calls_job_timeout_s=env.integer("BRIDGE_CALLS_JOB_TIMEOUT_S", 120, minimum=1),
+            rate_limits={
+                destination: limit
+                for destination in constants.DESTINATIONS
+                if (limit := env.number(f"BRIDGE_RATE_LIMIT_{destination.upper()}", 0.0, minimum=0.0)) > 0
+            },
             dashboard_user=env.text("BRIDGE_DASHBOARD_USER"),
             dashboard_password=env.secret("BRIDGE_DASHBOARD_PASSWORD"),
             log_level=env.choice("BRIDGE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -164,6 +188,18 @@ class _Env:
             raise SettingsError(f"{name} must be at least {minimum}, got {value}")
         if maximum is not None and value > maximum:
             raise SettingsError(f"{name} must be at most {maximum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, minimum: float | None = None) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum:g}, got {value:g}")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:

@@ -1,33 +1,242 @@
-"""RQ jobs: module-level functions taking JSON-safe arguments (enqueued with the JSON serializer)."""
+"""RQ jobs: module-level functions taking JSON-safe arguments (enqueued with the JSON serializer).
+
+``process_event`` (queue ``bridge-events``): record the event, plan its calls with the rules, and fan them
+out, one job per destination (``bridge-calls-<destination>``), so a slow or failing upstream holds up only
+its own queue while an event's dependent calls to one destination stay in order in one job.
+
+``run_calls``: make the calls (``executor.py``). A retryable failure reschedules the job with the calls
+not yet done (``enqueue_in``: the worker never sleeps); a permanent one ends in RQ's failed registry with
+the upstream's status and answer in the job's meta, after the job's other calls have been made.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from rq import get_current_job
+from redis import Redis
+from rq import Queue, Retry, get_current_job
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
-from bridge import constants
+from bridge import constants, linkindex, records
 from bridge.event import Event
+from bridge.rules import PlannedAction, RuleError
+from workers import context
+from workers.executor import CallFailed, RetryLater
 
 log = logging.getLogger("bridge.worker")
 
+ABANDONED_RETRY = Retry(max=3)
+"""RQ re-queues a job abandoned by a dead worker while it has retries left; failures the bridge raises on
+purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with ``Retry-After``)."""
+
+PENDING_FIELD = "pending"
+"""Field of the event record counting its call jobs not finished yet."""
+
+
+class EventFailed(Exception):
+    """An event's calls failed for good; the message names each call and the upstream's answer."""
+
+
+def _current_job() -> Job:
+    job = get_current_job()
+    assert job is not None, "runs inside an RQ job"
+    return job
+
 
 def process_event(event: Event) -> dict[str, Any]:
-    """Take in one normalized event: record it as received."""
-    job = get_current_job()
-    assert job is not None, "process_event runs inside an RQ job"
-    with job.connection.pipeline(transaction=True) as pipe:
-        pipe.lpush(constants.RECEIVED_LOG_KEY, event["id"])
-        pipe.ltrim(constants.RECEIVED_LOG_KEY, 0, constants.RECEIVED_LOG_MAX - 1)
+    """Take in one normalized event: record it, plan its calls and fan them out by destination."""
+    job = _current_job()
+    conn: Redis = job.connection
+    worker = context.current()
+    settings = worker.settings
+    records.save_event(conn, event, settings.record_retention_s)
+    conn.lpush(constants.RECEIVED_LOG_KEY, event["id"])
+    conn.ltrim(constants.RECEIVED_LOG_KEY, 0, constants.RECEIVED_LOG_MAX - 1)
+    try:
+        planned = worker.rules.plan(event, settings, linkindex.linked_for(conn, event))
+    except RuleError as error:
+        records.set_event_status(conn, event["id"], "failed", f"rules: {error}")
+        _fail_job(job, {"error": f"rules: {error}"})
+        raise
+    planned = _configured(conn, worker, planned)
+    if not planned:
+        records.set_event_status(conn, event["id"], "skipped", "no rule planned a call", actions=0)
+        _log(event, "skipped")
+        return {"outcome": "skipped", "actions": 0}
+    by_destination: dict[str, list[dict[str, Any]]] = {}
+    for action in planned:
+        by_destination.setdefault(action.destination, []).append(action.to_dict())
+    event_key = records.EVENT_KEY.format(event_id=event["id"])
+    conn.hset(event_key, PENDING_FIELD, len(by_destination))
+    records.set_event_status(conn, event["id"], "planned", actions=len(planned))
+    with conn.pipeline(transaction=True) as pipe:
+        for destination, actions in by_destination.items():
+            queue = calls_queue(conn, destination)
+            queue.enqueue_call(
+                constants.CALLS_JOB_FUNC,
+                args=(event["id"], destination, actions, 1),
+                # A re-run of this job (after a crash) re-enqueues the same job ids, not new ones.
+                job_id=f"calls-{event['id']}-{destination}",
+                timeout=settings.calls_job_timeout_s,
+                result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
+                failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+                description=f"{destination} calls of {event['source']} {event['type']} {event['id']}",
+                meta={"event_id": event["id"], "destination": destination},
+                retry=ABANDONED_RETRY,
+                pipeline=pipe,
+            )
         pipe.execute()
+    _log(event, "planned", actions=len(planned))
+    return {"outcome": "planned", "actions": len(planned)}
+
+
+def _configured(
+    conn: Redis, worker: context.WorkerContext, planned: list[PlannedAction]
+) -> list[PlannedAction]:
+    """Keep the actions whose upstream is configured; record the others as skipped, with the reason."""
+    kept = []
+    for action in planned:
+        if getattr(worker.clients, action.destination) is not None:
+            kept.append(action)
+            continue
+        now = time.time()
+        record: records.CallRecord = {
+            "idempotency_key": action.idempotency_key,
+            "kind": action.kind,
+            "destination": action.destination,
+            "target": action.target,
+            "rule": action.rule,
+            "attempts": 0,
+            "outcome": "skipped-not-configured",
+            "error": f"{action.destination} is not configured (its variables are unset)",
+            "started_at": now,
+            "finished_at": now,
+        }
+        records.record_call(conn, action.event_id, record, worker.settings.record_retention_s)
+    return kept
+
+
+def run_calls(
+    event_id: str, destination: str, actions: list[dict[str, Any]], attempt: int = 1
+) -> dict[str, Any]:
+    """Make one event's calls to one destination, in order."""
+    job = _current_job()
+    conn: Redis = job.connection
+    worker = context.current()
+    executor = worker.executor(conn)
+    planned = [PlannedAction.from_dict(action) for action in actions]
+    failures: list[records.CallRecord] = []
+    outcomes: list[str] = []
+    for index, action in enumerate(planned):
+        try:
+            record = executor.perform(action, job.id, attempt)
+        except RetryLater as later:
+            return _reschedule(job, conn, event_id, destination, actions[index:], attempt, later, failures)
+        except CallFailed as failed:
+            failures.append(failed.record)
+            continue
+        outcomes.append(str(record.get("outcome")))
+    return _settle(job, conn, event_id, failures, outcomes)
+
+
+def _reschedule(
+    job: Job,
+    conn: Redis,
+    event_id: str,
+    destination: str,
+    remaining: list[dict[str, Any]],
+    attempt: int,
+    later: RetryLater,
+    failures: list[records.CallRecord],
+) -> dict[str, Any]:
+    settings = context.current().settings
+    next_attempt = attempt + 1 if later.counts else attempt
+    if later.counts and attempt >= settings.retry_max_attempts:
+        reason = f"gave up after {attempt} attempts: {later.reason}"
+        records.set_event_status(conn, event_id, "failed", reason)
+        _fail_job(job, {"error": reason})
+        raise EventFailed(reason)
+    # RQ schedules by whole seconds (rounding down); round up so a Retry-After is never cut short.
+    due = datetime.fromtimestamp(math.ceil(time.time() + later.delay_s), UTC)
+    calls_queue(conn, destination).enqueue_at(
+        due,
+        constants.CALLS_JOB_FUNC,
+        args=(event_id, destination, remaining, next_attempt),
+        timeout=settings.calls_job_timeout_s,
+        result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+        description=job.description,
+        meta={**job.meta, "attempt": next_attempt, "retry_reason": later.reason},
+        retry=ABANDONED_RETRY,
+    )
+    if failures:
+        _settle(job, conn, event_id, failures, [], finished=False)
+    return {"outcome": "rescheduled", "in_s": round(later.delay_s, 3), "reason": later.reason}
+
+
+def _settle(
+    job: Job,
+    conn: Redis,
+    event_id: str,
+    failures: list[records.CallRecord],
+    outcomes: list[str],
+    finished: bool = True,
+) -> dict[str, Any]:
+    event_key = records.EVENT_KEY.format(event_id=event_id)
+    if failures:
+        reasons = "; ".join(
+            f"{call.get('kind')} {call.get('target')}: {call.get('upstream_status') or ''} {call.get('error')}"
+            for call in failures
+        )
+        records.set_event_status(conn, event_id, "failed", reasons[:2000])
+        conn.hincrby(event_key, PENDING_FIELD, -1 if finished else 0)
+        first = failures[0]
+        _fail_job(
+            job,
+            {
+                "error": reasons[:2000],
+                "upstream_status": first.get("upstream_status"),
+                "upstream_body": first.get("upstream_body"),
+                "destination": first.get("destination"),
+            },
+        )
+        raise EventFailed(reasons)
+    if finished and conn.hincrby(event_key, PENDING_FIELD, -1) <= 0:
+        status = conn.hget(event_key, "status")
+        if status != b"failed":
+            done = any(outcome == "done" for outcome in outcomes)
+            records.set_event_status(conn, event_id, "done", "" if done else "every call was already made")
+    return {"outcome": "done", "calls": outcomes}
+
+
+def _fail_job(job: Job, meta: dict[str, Any]) -> None:
+    # The failed registry shows the upstream's answer; the job is not retried by RQ itself.
+    job.meta.update(meta)
+    job.save_meta()  # type: ignore[no-untyped-call]  # rq leaves save_meta unannotated
+    job.retries_left = 0
+
+
+def calls_queue(conn: Redis, destination: str) -> Queue:
+    """Return the queue of ``destination``'s calls."""
+    return Queue(
+        constants.CALLS_QUEUE.format(destination=destination), connection=conn, serializer=JSONSerializer
+    )
+
+
+def _log(event: Event, outcome: str, **extra: Any) -> None:
     log.info(
-        "event received",
+        "event %s",
+        outcome,
         extra={
             "event_id": event["id"],
             "source": event["source"],
             "type": event["type"],
-            "outcome": "received",
+            "outcome": outcome,
+            **extra,
         },
     )
-    return {"outcome": "received"}

@@ -8,6 +8,7 @@ import os
 import uvicorn
 
 from bridge import logs
+from bridge.rules import load_rules
 from bridge.settings import Settings
 
 HELP = "serve the webhook receiver, health, metrics and dashboard on 0.0.0.0:$PORT"
@@ -30,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     logs.configure(settings.log_level)
+    # A bad rules file stops the process here, with every problem listed, not at the first event.
+    load_rules(settings.rules_path)
     uvicorn.run(
         "bridge.receiver.serve:app_from_env",
         factory=True,

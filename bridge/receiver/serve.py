@@ -7,7 +7,9 @@ import gc
 from starlette.applications import Starlette
 
 from bridge import constants, logs
+from bridge.ops.web import operator_routes
 from bridge.receiver.app import create_app
+from bridge.rules import load_rules
 from bridge.settings import Settings
 
 
@@ -15,7 +17,9 @@ def app_from_env() -> Starlette:
     """Build the receiver from the environment (each uvicorn worker process calls this once)."""
     settings = Settings.from_env()
     logs.configure(settings.log_level)
-    app = create_app(settings)
+    rules = load_rules(settings.rules_path)
+    # A delivery no rule looks at is answered {"ignored": true} and never queued.
+    app = create_app(settings, accepts=rules.accepts_type, extra_routes=operator_routes(settings))
     tune_gc()
     return app
 

@@ -143,21 +143,22 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 
 def _raw_delivery(scope: Scope, headers: dict[str, str], body: bytes, event: Mapping[str, Any]) -> bytes:
-    """The delivery as received, for the dashboard: without any header or parameter that authenticates."""
+    """The delivery as received, for the dashboard: a JSON line of its request data, then the body as is.
+
+    Headers and query parameters that authenticate it are left out.
+    """
     safe_headers = {
         name: value
         for name, value in headers.items()
         if not any(part in name for part in _SECRET_HEADER_PARTS)
     }
-    return orjson.dumps(
-        {
-            "received_at": event["received_at"],
-            "path": scope["path"],
-            "query": {name: value for name, value in query_of(scope).items() if name != "token"},
-            "headers": safe_headers,
-            "body": body.decode("utf-8", "replace"),
-        }
-    )
+    request = {
+        "received_at": event["received_at"],
+        "path": scope["path"],
+        "query": {name: value for name, value in query_of(scope).items() if name != "token"},
+        "headers": safe_headers,
+    }
+    return orjson.dumps(request) + b"\n" + body
 
 
 def _done(fields: dict[str, Any], started: float, reason: str | None = None) -> dict[str, Any]:

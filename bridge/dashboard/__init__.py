@@ -1,0 +1,1 @@
+"""The operators' pages (``/dashboard``): server-rendered Jinja2 over ``bridge.ops.service``."""

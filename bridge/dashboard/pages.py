@@ -1,0 +1,145 @@
+"""Dashboard routes: each page renders what ``bridge.ops.service`` returns; actions are CSRF-checked POSTs.
+
+No asset comes from a CDN: the stylesheet ships in ``static/``; the overview refreshes itself with a
+``<meta http-equiv="refresh">`` so that no script is needed at all (the CSP forbids inline script).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from redis import Redis
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bridge.ops import service
+from bridge.ops.auth import csrf_ok, csrf_token, guarded
+from bridge.settings import Settings
+
+_templates = Environment(
+    loader=PackageLoader("bridge.dashboard", "templates"), autoescape=select_autoescape(default=True)
+)
+
+
+def _age(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    seconds = max(0, int(time.time() - timestamp))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+_templates.filters["age"] = _age
+_templates.filters["minute"] = lambda minute: time.strftime("%H:%M", time.gmtime(int(minute) * 60))
+
+
+def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRoute]:
+    """Return the dashboard's routes."""
+
+    def render(name: str, **context: Any) -> HTMLResponse:
+        page = _templates.get_template(name).render(csrf=csrf_token(settings), **context)
+        return HTMLResponse(page)
+
+    async def run(function: Callable[..., Any], *args: Any) -> Any:
+        return await run_in_threadpool(function, connection(), *args)
+
+    async def overview(request: Request) -> Response:
+        data = await run(service.overview)
+        return render("overview.html", data=data, notice=request.query_params.get("done"))
+
+    async def jobs(request: Request) -> Response:
+        try:
+            data = await run(
+                service.list_jobs,
+                request.path_params["queue"],
+                request.query_params.get("registry", "queued"),
+                int(request.query_params.get("page", "1") or 1),
+            )
+        except service.NotFound as error:
+            return render("message.html", title="Not found", message=str(error))
+        return render("jobs.html", data=data, notice=request.query_params.get("done"))
+
+    async def failed(request: Request) -> Response:
+        destination = request.query_params.get("destination") or None
+        data = await run(service.failed_jobs, destination)
+        return render(
+            "failed.html", jobs=data, destination=destination, notice=request.query_params.get("done")
+        )
+
+    async def event(request: Request) -> Response:
+        try:
+            data = await run(service.event, request.path_params["event_id"])
+        except service.NotFound as error:
+            return render("message.html", title="Not found", message=str(error))
+        return render("event.html", data=data, notice=request.query_params.get("done"))
+
+    async def search(request: Request) -> Response:
+        query = request.query_params.get("q", "")
+        data = await run(service.search, query)
+        return render("search.html", data=data, query=query)
+
+    async def action(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(settings, str(form.get("csrf", ""))):
+            return render(
+                "message.html", title="Refused", message="The form's CSRF token is missing or wrong."
+            )
+        name = request.path_params["action"]
+        back = str(form.get("back") or "/dashboard")
+        if not back.startswith("/dashboard"):
+            back = "/dashboard"
+        try:
+            done = await _act(run, name, form)
+        except service.NotFound as error:
+            return render("message.html", title="Not found", message=str(error))
+        separator = "&" if "?" in back else "?"
+        return RedirectResponse(f"{back}{separator}{urlencode({'done': done})}", status_code=303)
+
+    static = StaticFiles(directory=Path(__file__).with_name("static"))
+
+    def page(endpoint: Callable[[Request], Any]) -> Any:
+        return guarded(settings, endpoint, json_errors=False)
+
+    return [
+        Route("/dashboard", page(overview)),
+        Route("/dashboard/queues/{queue}", page(jobs)),
+        Route("/dashboard/failed", page(failed)),
+        Route("/dashboard/events/{event_id}", page(event)),
+        Route("/dashboard/search", page(search)),
+        Route("/dashboard/actions/{action}", page(action), methods=["POST"]),
+        Mount("/dashboard/static", app=static, name="dashboard-static"),
+    ]
+
+
+async def _act(run: Callable[..., Any], name: str, form: Any) -> str:
+    if name == "requeue":
+        result = await run(service.requeue_failed, str(form.get("job_id", "")))
+        return f"Requeued job {result['requeued']} on {result['queue']}."
+    if name == "requeue-all":
+        destination = str(form.get("destination") or "") or None
+        result = await run(service.requeue_all_failed, destination)
+        return f"Requeued {result['requeued']} failed job(s){' of ' + destination if destination else ''}."
+    if name == "delete":
+        result = await run(service.delete_job, str(form.get("job_id", "")))
+        return f"Deleted job {result['deleted']}."
+    if name == "replay":
+        result = await run(service.replay, str(form.get("event_id", "")))
+        return f"Event {result['replayed']} replayed as job {result['job_id']}."
+    if name in ("pause", "resume"):
+        await run(service.set_paused, name == "pause")
+        return (
+            "Workers paused: jobs in hand finish, no new job starts."
+            if name == "pause"
+            else "Workers resumed."
+        )
+    raise service.NotFound(f"no action {name!r}")

@@ -1,0 +1,24 @@
+"""The operators' routes as ``bridge web`` serves them: the dashboard pages and the ops API."""
+
+from __future__ import annotations
+
+from redis import Redis
+from starlette.routing import BaseRoute
+
+from bridge.dashboard import pages
+from bridge.ops import api
+from bridge.redis_conn import sync_client
+from bridge.settings import Settings
+
+
+def operator_routes(settings: Settings) -> list[BaseRoute]:
+    """Return the dashboard's and the ops API's routes (404 while the dashboard login is unset)."""
+    client: list[Redis] = []
+
+    def connection() -> Redis:
+        # One blocking client (with its pool) per web process, made on first use.
+        if not client:
+            client.append(sync_client(settings, socket_timeout=5.0))
+        return client[0]
+
+    return [*api.routes(settings, connection), *pages.routes(settings, connection)]

@@ -1,0 +1,317 @@
+"""What the bridge remembers of each event and call, for operators (the dashboard reads only this).
+
+Keys (all under ``bridge:``; see docs/operations.md):
+- ``ev:<event_id>``             hash: event (JSON), status, reason, actions, updated_at
+- ``ev:<event_id>:calls``       hash: idempotency key → call record (JSON)
+- ``find:<term>``               zset of event ids by received time; terms ``jira:KEY``, ``zendesk:ID``,
+                                ``salesforce:ID``, ``delivery:ID``, ``event:ID``
+- ``dest:<destination>``        hash of counters and the last error of one upstream
+- ``minute:<epoch minute>``     hash: events and calls taken in that minute
+Records expire after ``BRIDGE_RECORD_RETENTION_S``; the raw delivery stays where the receiver wrote it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+import orjson
+from redis import Redis
+
+from bridge import constants
+from bridge.event import Event
+
+EventStatus = Literal["received", "planned", "done", "skipped", "failed"]
+CallOutcome = Literal[
+    "pending", "done", "skipped-duplicate", "skipped-stale", "skipped-not-configured", "failed", "retrying"
+]
+
+EVENT_KEY = constants.KEY_PREFIX + "ev:{event_id}"
+CALLS_KEY = constants.KEY_PREFIX + "ev:{event_id}:calls"
+FIND_KEY = constants.KEY_PREFIX + "find:{term}"
+DESTINATION_KEY = constants.KEY_PREFIX + "dest:{destination}"
+MINUTE_KEY = constants.KEY_PREFIX + "minute:{minute}"
+MINUTE_TTL_S = 2 * 3600
+SEARCH_LIMIT = 50
+
+
+class CallRecord(TypedDict, total=False):
+    """One planned call and what became of it."""
+
+    idempotency_key: str
+    kind: str
+    destination: str
+    target: str
+    rule: str
+    job_id: str | None
+    attempts: int
+    outcome: CallOutcome
+    upstream_status: int | None
+    upstream_body: str | None
+    error: str | None
+    started_at: float | None
+    finished_at: float | None
+    ms: float | None
+
+
+@dataclass
+class EventRecord:
+    """An event, its status and every call it produced."""
+
+    event: dict[str, Any]
+    status: str
+    reason: str
+    actions: int
+    updated_at: float
+    calls: list[CallRecord] = field(default_factory=list)
+    raw: dict[str, Any] | None = None
+
+
+@dataclass
+class EventSummary:
+    """One line of a search result or a list."""
+
+    event_id: str
+    source: str
+    type: str
+    subject: str
+    status: str
+    received_at: str
+
+
+@dataclass
+class DestinationStats:
+    """How one upstream is doing, as the workers saw it."""
+
+    destination: str
+    ok: int = 0
+    failed: int = 0
+    retries: int = 0
+    stale: int = 0
+    duplicate: int = 0
+    latency_ms_avg: float | None = None
+    last_error: dict[str, Any] | None = None
+    last_error_at: float | None = None
+    backoff_until: float | None = None
+    rate_limited_until: float | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        done = self.ok + self.failed
+        return self.ok / done if done else None
+
+
+def search_terms(event: Event) -> list[str]:
+    """Return the terms an event is found by."""
+    refs = event["refs"]
+    terms = [f"event:{event['id']}", f"delivery:{event['delivery_id']}"]
+    subject = event["subject"]
+    if event["source"] == "zendesk":
+        terms.append(f"zendesk:{subject['id']}")
+    elif subject.get("key"):
+        terms.append(f"jira:{subject['key']}")
+    terms += [f"jira:{key}" for key in refs["jira_issue_keys"]]
+    terms += [f"zendesk:{ticket}" for ticket in refs["zendesk_ticket_ids"]]
+    terms += [f"salesforce:{record}" for record in refs["salesforce_ids"]]
+    return list(dict.fromkeys(terms))
+
+
+def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus = "received") -> None:
+    """Store the event, index it for search and count it in this minute."""
+    now = time.time()
+    key = EVENT_KEY.format(event_id=event["id"])
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.hset(key, mapping={"event": orjson.dumps(event), "status": status, "updated_at": now})
+        pipe.hsetnx(key, "reason", "")
+        pipe.hsetnx(key, "actions", 0)
+        pipe.expire(key, retention_s)
+        for term in search_terms(event):
+            find = FIND_KEY.format(term=term)
+            pipe.zadd(find, {event["id"]: now})
+            pipe.expire(find, retention_s)
+        _count_minute(pipe, "events", now)
+        pipe.execute()
+
+
+def set_event_status(
+    conn: Redis, event_id: str, status: EventStatus, reason: str = "", actions: int | None = None
+) -> None:
+    """Set where an event stands (and why)."""
+    key = EVENT_KEY.format(event_id=event_id)
+    conn.hset(key, mapping={"status": status, "reason": reason, "updated_at": time.time()})
+    if actions is not None:
+        conn.hset(key, "actions", actions)
+
+
+def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) -> None:
+    """Store (or update) one call of an event, and count it in the destination's figures."""
+    key = CALLS_KEY.format(event_id=event_id)
+    now = time.time()
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.hset(key, call["idempotency_key"], orjson.dumps(call))
+        pipe.expire(key, retention_s)
+        _count_call(pipe, call, now)
+        pipe.execute()
+
+
+def _count_call(pipe: Any, call: CallRecord, now: float) -> None:
+    stats = DESTINATION_KEY.format(destination=call.get("destination", "unknown"))
+    outcome = call.get("outcome")
+    if outcome == "done":
+        pipe.hincrby(stats, "ok", 1)
+        if call.get("ms") is not None:
+            pipe.hincrbyfloat(stats, "latency_ms_sum", float(call.get("ms") or 0.0))
+            pipe.hincrby(stats, "latency_count", 1)
+        _count_minute(pipe, "calls", now)
+    elif outcome == "failed":
+        pipe.hincrby(stats, "failed", 1)
+    elif outcome == "retrying":
+        pipe.hincrby(stats, "retries", 1)
+    elif outcome == "skipped-stale":
+        pipe.hincrby(stats, "stale", 1)
+    elif outcome == "skipped-duplicate":
+        pipe.hincrby(stats, "duplicate", 1)
+    if outcome in ("failed", "retrying"):
+        error = {
+            "status": call.get("upstream_status"),
+            "body": (call.get("upstream_body") or "")[:500],
+            "error": call.get("error"),
+            "target": call.get("target"),
+            "kind": call.get("kind"),
+        }
+        pipe.hset(stats, mapping={"last_error": orjson.dumps(error), "last_error_at": now})
+
+
+def note_backoff(conn: Redis, destination: str, until: float, rate_limited: bool) -> None:
+    """Remember that calls to ``destination`` wait until ``until`` (shown on the overview)."""
+    field_name = "rate_limited_until" if rate_limited else "backoff_until"
+    conn.hset(DESTINATION_KEY.format(destination=destination), field_name, until)
+
+
+def _count_minute(pipe: Any, what: str, now: float) -> None:
+    key = MINUTE_KEY.format(minute=int(now // 60))
+    pipe.hincrby(key, what, 1)
+    pipe.expire(key, MINUTE_TTL_S)
+
+
+def load_event(conn: Redis, event_id: str) -> EventRecord | None:
+    """Return the event with its calls and its raw delivery, or None when unknown (or expired)."""
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.hgetall(EVENT_KEY.format(event_id=event_id))
+        pipe.hgetall(CALLS_KEY.format(event_id=event_id))
+        pipe.get(constants.RAW_DELIVERY_KEY.format(event_id=event_id))
+        stored, calls, raw = pipe.execute()
+    if not stored:
+        return None
+    return EventRecord(
+        event=orjson.loads(stored[b"event"]),
+        status=stored.get(b"status", b"").decode(),
+        reason=stored.get(b"reason", b"").decode(),
+        actions=int(stored.get(b"actions", 0)),
+        updated_at=float(stored.get(b"updated_at", 0)),
+        calls=sorted(
+            (orjson.loads(value) for value in calls.values()), key=lambda c: c.get("started_at") or 0
+        ),
+        raw=_raw_delivery(raw),
+    )
+
+
+def _raw_delivery(raw: bytes | None) -> dict[str, Any] | None:
+    # The receiver stores one JSON line of metadata (safe headers only), a newline, then the body.
+    if raw is None:
+        return None
+    meta, _, body = raw.partition(b"\n")
+    return {"meta": orjson.loads(meta), "body": body.decode("utf-8", "replace")}
+
+
+def search(conn: Redis, text: str, limit: int = SEARCH_LIMIT) -> list[EventSummary]:
+    """Return the newest events found by a Jira key, ticket id, Salesforce id, event or delivery id."""
+    text = text.strip()
+    if not text:
+        return []
+    candidates = [
+        f"jira:{text.upper()}",
+        f"zendesk:{text}",
+        f"salesforce:{text}",
+        f"event:{text}",
+        f"delivery:{text}",
+    ]
+    with conn.pipeline(transaction=False) as pipe:
+        for term in candidates:
+            pipe.zrevrange(FIND_KEY.format(term=term), 0, limit - 1, withscores=True)
+        found: dict[str, float] = {}
+        for hits in pipe.execute():
+            for member, score in hits:
+                found[member.decode()] = max(score, found.get(member.decode(), 0.0))
+    newest = sorted(found, key=lambda event_id: found[event_id], reverse=True)[:limit]
+    return summaries(conn, newest)
+
+
+def summaries(conn: Redis, event_ids: list[str]) -> list[EventSummary]:
+    """Return one summary per known event id, in the given order."""
+    with conn.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            pipe.hmget(EVENT_KEY.format(event_id=event_id), "event", "status")
+        rows = pipe.execute()
+    result = []
+    for event_id, (raw_event, status) in zip(event_ids, rows, strict=True):
+        if raw_event is None:
+            continue
+        event = orjson.loads(raw_event)
+        subject = event["subject"]
+        result.append(
+            EventSummary(
+                event_id=event_id,
+                source=event["source"],
+                type=event["type"],
+                subject=f"{subject['kind']} {subject.get('key') or subject['id']}",
+                status=(status or b"").decode(),
+                received_at=event["received_at"],
+            )
+        )
+    return result
+
+
+def destination_stats(
+    conn: Redis, destinations: tuple[str, ...] = constants.DESTINATIONS
+) -> dict[str, DestinationStats]:
+    """Return each destination's figures."""
+    with conn.pipeline(transaction=False) as pipe:
+        for destination in destinations:
+            pipe.hgetall(DESTINATION_KEY.format(destination=destination))
+        rows = pipe.execute()
+    stats = {}
+    for destination, row in zip(destinations, rows, strict=True):
+        values = {k.decode(): v.decode() for k, v in row.items()}
+        count = int(values.get("latency_count", 0))
+        stats[destination] = DestinationStats(
+            destination=destination,
+            ok=int(values.get("ok", 0)),
+            failed=int(values.get("failed", 0)),
+            retries=int(values.get("retries", 0)),
+            stale=int(values.get("stale", 0)),
+            duplicate=int(values.get("duplicate", 0)),
+            latency_ms_avg=float(values["latency_ms_sum"]) / count if count else None,
+            last_error=orjson.loads(values["last_error"]) if "last_error" in values else None,
+            last_error_at=float(values["last_error_at"]) if "last_error_at" in values else None,
+            backoff_until=float(values["backoff_until"]) if "backoff_until" in values else None,
+            rate_limited_until=float(values["rate_limited_until"])
+            if "rate_limited_until" in values
+            else None,
+        )
+    return stats
+
+
+def minute_counts(conn: Redis, minutes: int = 60) -> list[tuple[int, int, int]]:
+    """Return ``(epoch minute, events, calls)`` for the last ``minutes`` minutes, oldest first."""
+    now_minute = int(time.time() // 60)
+    wanted = list(range(now_minute - minutes + 1, now_minute + 1))
+    with conn.pipeline(transaction=False) as pipe:
+        for minute in wanted:
+            pipe.hmget(MINUTE_KEY.format(minute=minute), "events", "calls")
+        rows = pipe.execute()
+    return [
+        (minute, int(events or 0), int(calls or 0))
+        for minute, (events, calls) in zip(wanted, rows, strict=True)
+    ]

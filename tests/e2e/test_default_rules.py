@@ -1,0 +1,113 @@
+"""The contract's default rules, end to end: signed webhooks in, the sandbox's state and call log out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge import samples
+from tests.e2e.conftest import SALESFORCE_FIELD, ZENDESK_FIELD, Bridge
+
+
+def _links(e2e: Bridge, issue: str) -> list[dict[str, Any]]:
+    links: list[dict[str, Any]] = e2e.control.state()["jira"]["remote_links"].get(issue, [])
+    return links
+
+
+def _zendesk_links(e2e: Bridge, ticket: str) -> list[dict[str, Any]]:
+    return [link for link in e2e.control.state()["zendesk"]["links"] if str(link["ticket_id"]) == ticket]
+
+
+def _calls(e2e: Bridge, api: str, method: str, path_part: str) -> list[dict[str, Any]]:
+    return [
+        call
+        for call in e2e.control.calls(api)
+        if call["method"] == method
+        and path_part in call["path"]
+        and call["status"] is not None
+        and call["status"] < 300
+    ]
+
+
+def test_rules_1_and_6_ticket_referencing_keys_links_each_issue(e2e: Bridge) -> None:
+    answer = e2e.zendesk(samples.zendesk_trigger("6101", "E2E-1, E2E-2", status="Open"))
+    assert answer.status_code == 202
+    e2e.wait_event(answer.json()["event_id"])
+
+    zendesk_base = e2e.env["ZENDESK_BASE_URL"]
+    for issue in ("E2E-1", "E2E-2"):
+        (link,) = _links(e2e, issue)
+        assert link["globalId"] == f"system={zendesk_base}&id=6101"
+        assert link["object"]["title"] == "Zendesk #6101"
+        assert link["object"]["status"]["resolved"] is False
+    assert sorted(link["issue_key"] for link in _zendesk_links(e2e, "6101")) == ["E2E-1", "E2E-2"]
+    software = e2e.control.state()["jira_software"]["remote_links"]
+    assert any("6101" in str(link) for link in software)
+    # Every call carried its idempotency key.
+    assert all(call["idempotency_key"] for call in e2e.control.calls("jira") if call["method"] == "POST")
+
+
+def test_rule_1_solved_ticket_strikes_the_link_through(e2e: Bridge) -> None:
+    answer = e2e.zendesk(samples.zendesk_trigger("6102", "E2E-3", status="Solved"))
+    e2e.wait_event(answer.json()["event_id"])
+    (link,) = _links(e2e, "E2E-3")
+    assert link["object"]["status"]["resolved"] is True
+
+
+def test_rule_2_key_no_longer_referenced_and_deleted_ticket_remove_links(e2e: Bridge) -> None:
+    first = samples.zendesk_trigger("6103", "E2E-4 E2E-5")
+    e2e.wait_event(e2e.zendesk(first).json()["event_id"])
+    later = samples.zendesk_trigger("6103", "E2E-4")
+    later["ticket"]["updated_at"] = "2099-01-01T00:00:00Z"
+    e2e.wait_event(e2e.zendesk(later).json()["event_id"])
+
+    assert _links(e2e, "E2E-5") == []
+    assert [link["issue_key"] for link in _zendesk_links(e2e, "6103")] == ["E2E-4"]
+    assert len(_links(e2e, "E2E-4")) == 1
+
+    deleted = {
+        "type": "zen:event-type:ticket.deleted",
+        "account_id": 1,
+        "id": "e2e-deleted-6103",
+        "time": "2099-01-02T00:00:00Z",
+        "zendesk_event_version": "2022-11-06",
+        "subject": "zen:ticket:6103",
+        "detail": {
+            "id": "6103",
+            "subject": "Printer on fire",
+            "status": "DELETED",
+            "updated_at": "2099-01-02T00:00:00Z",
+        },
+        "event": {},
+    }
+    answer = e2e.zendesk(deleted)
+    assert answer.status_code == 202, answer.text
+    e2e.wait_event(answer.json()["event_id"])
+    assert _links(e2e, "E2E-4") == []
+    assert _zendesk_links(e2e, "6103") == []
+
+
+def test_rule_3_salesforce_ids_become_associations(e2e: Bridge) -> None:
+    payload = samples.jira_issue("E2E-6", "", field=ZENDESK_FIELD)
+    payload["issue"]["fields"][SALESFORCE_FIELD] = "500A000001, 500A000002"
+    e2e.wait_event(e2e.jira(payload).json()["event_id"])
+
+    associations = e2e.control.state()["salesforce"]["associations"]["E2E-6"]
+    assert sorted(a["soid"] for a in associations) == ["500A000001", "500A000002"]
+    assert {a["son"] for a in associations} == {"Case"}
+
+
+def test_rules_4_and_5_issue_with_ticket_ids_links_then_deleted_issue_unlinks(e2e: Bridge) -> None:
+    e2e.wait_event(e2e.jira(samples.jira_issue("E2E-7", "6104, 6105")).json()["event_id"])
+    assert sorted(link["ticket_id"] for link in e2e.control.state()["zendesk"]["links"]) == ["6104", "6105"]
+    assert {link["object"]["title"] for link in _links(e2e, "E2E-7")} == {"Zendesk #6104", "Zendesk #6105"}
+
+    deleted = samples.jira_issue("E2E-7", "6104, 6105", event="jira:issue_deleted")
+    e2e.wait_event(e2e.jira(deleted).json()["event_id"])
+    assert e2e.control.state()["zendesk"]["links"] == []
+
+
+def test_event_no_rule_acts_on_is_done_without_calls(e2e: Bridge) -> None:
+    answer = e2e.jira(samples.jira_issue("E2E-8", ""))
+    status = e2e.wait_event(answer.json()["event_id"], ("skipped",))
+    assert status == "skipped"
+    assert e2e.control.calls() == []

@@ -1,0 +1,147 @@
+"""The contract's guarantees, end to end, each asserted on the sandbox's final state and call log."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+from rq import Queue
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from bridge import samples
+from tests.e2e.conftest import Bridge, wait_until
+
+
+def _upserts(e2e: Bridge, issue: str, ok_only: bool = True) -> list[dict[str, Any]]:
+    return [
+        call
+        for call in e2e.control.calls("jira")
+        if call["method"] == "POST"
+        and call["path"].endswith(f"/issue/{issue}/remotelink")
+        and (not ok_only or (call["status"] is not None and call["status"] < 300))
+    ]
+
+
+def _links(e2e: Bridge, issue: str) -> list[dict[str, Any]]:
+    links: list[dict[str, Any]] = e2e.control.state()["jira"]["remote_links"].get(issue, [])
+    return links
+
+
+def test_the_same_delivery_twice_has_one_effect(e2e: Bridge) -> None:
+    payload = samples.zendesk_trigger("6201", "G-1")
+    first = e2e.zendesk(payload, invocation="inv-6201")
+    second = e2e.zendesk(payload, invocation="inv-6201")
+
+    assert second.status_code == 200
+    assert second.json() == {"event_id": first.json()["event_id"], "duplicate": True}
+    e2e.wait_event(first.json()["event_id"])
+    assert len(_upserts(e2e, "G-1")) == 1
+
+
+def test_the_same_content_in_two_deliveries_has_one_effect(e2e: Bridge) -> None:
+    payload = samples.zendesk_trigger("6202", "G-2")
+    first = e2e.zendesk(payload, invocation="inv-6202-a").json()["event_id"]
+    second = e2e.zendesk(payload, invocation="inv-6202-b").json()["event_id"]
+    assert first != second
+
+    e2e.wait_event(first)
+    e2e.wait_event(second)
+    assert len(_upserts(e2e, "G-2")) == 1
+    assert len([link for link in e2e.control.state()["zendesk"]["links"] if link["ticket_id"] == "6202"]) == 1
+    calls = e2e.redis.hgetall(f"bridge:ev:{second}:calls")
+    assert calls  # the second event's calls are recorded as duplicates, not silently dropped
+    assert all(b"skipped-duplicate" in record for record in calls.values())
+
+
+def test_429_with_retry_after_waits_then_succeeds_once(e2e: Bridge) -> None:
+    e2e.control.add_fault(
+        api="jira", method="POST", path="/issue/G-3/remotelink", status=429, retry_after=2, times=1
+    )
+    event_id = e2e.zendesk(samples.zendesk_trigger("6203", "G-3")).json()["event_id"]
+
+    e2e.wait_event(event_id, timeout_s=30)
+    attempts = _upserts(e2e, "G-3", ok_only=False)
+    assert [call["status"] for call in attempts] == [429, 201]
+    assert attempts[1]["at"] - attempts[0]["at"] >= 1.9
+    assert len(_links(e2e, "G-3")) == 1
+
+
+def test_a_5xx_storm_that_ends_has_one_effect(e2e: Bridge) -> None:
+    e2e.control.add_fault(api="jira", method="POST", path="/issue/G-4/remotelink", status=503, times=2)
+    e2e.control.add_fault(api="jira", method="POST", path="/issue/G-4/remotelink", status=500, times=2)
+    event_id = e2e.zendesk(samples.zendesk_trigger("6204", "G-4")).json()["event_id"]
+
+    e2e.wait_event(event_id, timeout_s=30)
+    statuses = [call["status"] for call in _upserts(e2e, "G-4", ok_only=False)]
+    assert statuses[-1] == 201
+    assert len([status for status in statuses if status in (500, 503)]) == 4
+    assert len(_links(e2e, "G-4")) == 1
+
+
+def test_a_permanent_400_fails_at_once_into_the_failed_registry(e2e: Bridge) -> None:
+    e2e.control.add_fault(
+        api="jira",
+        method="POST",
+        path="/issue/G-5/remotelink",
+        status=400,
+        body='{"errorMessages":["bad link"]}',
+    )
+    event_id = e2e.zendesk(samples.zendesk_trigger("6205", "G-5")).json()["event_id"]
+
+    e2e.wait_event(event_id, ("failed",))
+    assert len(_upserts(e2e, "G-5", ok_only=False)) == 1
+    registry = FailedJobRegistry(
+        queue=Queue("bridge-calls-jira", connection=e2e.redis, serializer=JSONSerializer)
+    )
+    job = wait_until(lambda: [j for j in registry.get_job_ids() if event_id in j], what="the failed job")
+    failed = Queue("bridge-calls-jira", connection=e2e.redis, serializer=JSONSerializer).fetch_job(job[0])
+    assert failed is not None
+    assert failed.meta["upstream_status"] == 400
+    assert "bad link" in failed.meta["upstream_body"]
+    reason = e2e.redis.hget(f"bridge:ev:{event_id}", "reason")
+    assert reason is not None
+    assert b"400" in reason
+
+
+def test_an_older_event_after_a_newer_one_is_skipped_as_stale(e2e: Bridge) -> None:
+    newer = samples.zendesk_trigger("6206", "G-6", status="Solved")
+    newer["ticket"]["updated_at"] = "2026-11-25T10:00:00Z"
+    older = samples.zendesk_trigger("6206", "G-6", status="Open")
+    older["ticket"]["updated_at"] = "2026-11-25T09:00:00Z"
+
+    e2e.wait_event(e2e.zendesk(newer).json()["event_id"])
+    old_event = e2e.zendesk(older).json()["event_id"]
+    e2e.wait_event(old_event)
+
+    (link,) = _links(e2e, "G-6")
+    assert link["object"]["status"]["resolved"] is True
+    assert len(_upserts(e2e, "G-6")) == 1
+    calls = e2e.redis.hgetall(f"bridge:ev:{old_event}:calls")
+    assert any(b"skipped-stale" in record for record in calls.values())
+
+
+def test_a_worker_killed_during_a_slow_call_loses_nothing_and_makes_one_effect(e2e: Bridge) -> None:
+    for worker in e2e.workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=15)
+    e2e.control.add_fault(api="jira", method="POST", path="/issue/G-7/remotelink", delay_s=3, times=1)
+    victim = e2e.start_worker()
+    event_id = e2e.zendesk(samples.zendesk_trigger("6207", "G-7")).json()["event_id"]
+    wait_until(
+        lambda: (
+            _upserts(e2e, "G-7", ok_only=False)
+            or [c for c in e2e.control.calls("jira") if "G-7" in c["path"]]
+        ),
+        what="the slow call to start",
+    )
+    time.sleep(0.5)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    e2e.start_worker()
+    e2e.wait_event(event_id, timeout_s=60)
+    assert len(_links(e2e, "G-7")) == 1
+    assert len([link for link in e2e.control.state()["zendesk"]["links"] if link["ticket_id"] == "6207"]) == 1

@@ -1,0 +1,65 @@
+"""Planned actions: the idempotency key's one definition, and the JSON round trip jobs rely on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import orjson
+
+from bridge.rules import Linked, PlannedAction, load_rules
+from tests.rules.events import SETTINGS, ticket
+
+
+def action(**params: object) -> PlannedAction:
+    return PlannedAction(
+        kind="zendesk.jira_link.create",
+        destination="zendesk",
+        target="zendesk:5001",
+        params=dict(params),
+        rule="r",
+        event_id="e1",
+        sequence=1,
+        subject="zendesk:ticket:5001",
+    )
+
+
+def test_idempotency_key_is_sha256_of_kind_target_subject_sequence_and_canonical_params() -> None:
+    planned = action(ticket_id="5001", issue_key="PROJ-1", note="Zürich")
+    canonical = json.dumps(planned.params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    expected = hashlib.sha256(
+        f"zendesk.jira_link.create\nzendesk:5001\nzendesk:ticket:5001\n1\n{canonical}".encode()
+    ).hexdigest()
+
+    assert planned.idempotency_key == expected
+
+
+def test_idempotency_key_ignores_param_order_but_not_values() -> None:
+    first = action(ticket_id="5001", issue_key="PROJ-1")
+    reordered = action(issue_key="PROJ-1", ticket_id="5001")
+    other = action(ticket_id="5001", issue_key="PROJ-2")
+
+    assert first.idempotency_key == reordered.idempotency_key
+    assert first.idempotency_key != other.idempotency_key
+
+
+def test_idempotency_key_ignores_event_and_rule_but_not_the_subjects_sequence() -> None:
+    planned = action(ticket_id="5001", issue_key="PROJ-1")
+    replayed = PlannedAction(**{**planned.to_dict(), "event_id": "e2", "rule": "other"})
+    later = PlannedAction(**{**planned.to_dict(), "event_id": "e3", "sequence": 2})
+
+    assert planned.idempotency_key == replayed.idempotency_key
+    assert planned.idempotency_key != later.idempotency_key
+
+
+def test_planned_actions_round_trip_through_json() -> None:
+    planned = load_rules(None).plan(ticket("5001", "PROJ-1, PROJ-2"), SETTINGS, Linked(("PROJ-9",)))
+
+    restored = [PlannedAction.from_dict(orjson.loads(orjson.dumps(a.to_dict()))) for a in planned]
+
+    assert restored == planned
+    assert [a.idempotency_key for a in restored] == [a.idempotency_key for a in planned]
+
+
+def test_linked_defaults_to_nothing() -> None:
+    assert Linked() == Linked((), ())

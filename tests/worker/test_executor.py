@@ -1,0 +1,93 @@
+"""The executor's guarantees call by call, on real Redis and the real sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from bridge.clients import Clients, clients_from_settings
+from bridge.rules import PlannedAction
+from bridge.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from bridge.settings import Settings
+from workers.executor import CLAIM_KEY, CallFailed, Executor, RetryLater
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with serve_in_thread(SandboxConfig()) as running:
+        yield running
+
+
+@pytest.fixture
+def executor(sandbox: RunningSandbox, redis_client: redis.Redis) -> Iterator[Executor]:
+    with SandboxControl(sandbox.url) as control:
+        control.reset()
+    settings = Settings.from_env({**sandbox.env(), "BRIDGE_CLAIM_TTL_S": "1"})
+    clients: Clients = clients_from_settings(settings)
+    yield Executor(redis_client, clients, settings)
+    clients.close()
+
+
+def _upsert(issue: str, sequence: int, title: str = "Zendesk #1") -> PlannedAction:
+    return PlannedAction(
+        kind="jira.remote_link.upsert",
+        destination="jira",
+        target=f"jira:{issue}",
+        params={"issue": issue, "global_id": "system=zd&id=1", "url": "https://zd/1", "title": title},
+        rule="test",
+        event_id=f"event-{sequence}",
+        sequence=sequence,
+        subject="zendesk:ticket:1",
+    )
+
+
+def _posts(sandbox: RunningSandbox) -> int:
+    with SandboxControl(sandbox.url) as control:
+        return len([call for call in control.calls("jira") if call["method"] == "POST"])
+
+
+def test_a_completed_call_is_never_made_again(executor: Executor, sandbox: RunningSandbox) -> None:
+    action = _upsert("EX-1", 1)
+    assert executor.perform(action, "job-1", 1)["outcome"] == "done"
+    assert executor.perform(action, "job-2", 1)["outcome"] == "skipped-duplicate"
+    assert _posts(sandbox) == 1
+
+
+def test_a_claimed_target_waits_and_a_dead_workers_claim_expires(
+    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis
+) -> None:
+    # Another worker holds EX-2 (it died: its claim was never released, it only expires).
+    redis_client.set(CLAIM_KEY.format(target="jira:EX-2"), "other-worker", ex=1)
+    with pytest.raises(RetryLater) as busy:
+        executor.perform(_upsert("EX-2", 1), "job-1", 1)
+    assert not busy.value.counts
+    assert _posts(sandbox) == 0
+    # A different target is not held up by it.
+    assert executor.perform(_upsert("EX-3", 1), "job-2", 1)["outcome"] == "done"
+    redis_client.delete(CLAIM_KEY.format(target="jira:EX-2"))  # what its expiry does
+    assert executor.perform(_upsert("EX-2", 1), "job-1", 2)["outcome"] == "done"
+    assert redis_client.get(CLAIM_KEY.format(target="jira:EX-2")) is None  # released after the call
+
+
+def test_an_older_sequence_after_a_newer_one_is_stale(executor: Executor, sandbox: RunningSandbox) -> None:
+    assert executor.perform(_upsert("EX-4", 20, "newer"), "job-1", 1)["outcome"] == "done"
+    assert executor.perform(_upsert("EX-4", 10, "older"), "job-2", 1)["outcome"] == "skipped-stale"
+    with SandboxControl(sandbox.url) as control:
+        (link,) = control.state()["jira"]["remote_links"]["EX-4"]
+    assert link["object"]["title"] == "newer"
+
+
+def test_retryable_and_permanent_failures(executor: Executor, sandbox: RunningSandbox) -> None:
+    with SandboxControl(sandbox.url) as control:
+        control.add_fault(api="jira", status=429, retry_after=7, times=1)
+        control.add_fault(api="jira", path="EX-6", status=400, body='{"errorMessages": ["no"]}')
+    with pytest.raises(RetryLater) as later:
+        executor.perform(_upsert("EX-5", 1), "job-1", 1)
+    assert later.value.delay_s == 7.0
+    assert later.value.rate_limited
+    with pytest.raises(CallFailed) as failed:
+        executor.perform(_upsert("EX-6", 1), "job-2", 1)
+    assert failed.value.record["upstream_status"] == 400
+    assert failed.value.record["outcome"] == "failed"

@@ -1,0 +1,180 @@
+"""Making one planned call with the contract's guarantees (CONTRACT.md, "Guarantees").
+
+For each call, in this order:
+1. **Done before?** A completed call's idempotency key is recorded (``bridge:idem:<key>``) and never made
+   again: a retried job, a duplicate event or a job re-run after a crash re-makes only unfinished calls.
+2. **Claim** the call's target (``bridge:claim:<target>``, SET NX with a TTL): calls writing one target run
+   one at a time, and a dead worker's claim expires. A busy target reschedules the job; it never blocks.
+3. **Stale?** The last applied sequence per target and subject (``bridge:seq:<target>|<subject>``): an
+   older one is skipped. With the claim, a target's calls take effect in sequence order.
+4. **Rate limit** of the destination, shared by every worker (``ratelimit.py``).
+5. **Call**, then record the key, the sequence and the call record together.
+Retryable failures raise ``RetryLater`` (with the upstream's ``Retry-After`` or a jittered exponential
+backoff); permanent ones raise ``CallFailed``. The job (``jobs.py``) decides what to do with them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+from redis import Redis
+
+from bridge import constants, records
+from bridge.clients import Clients
+from bridge.clients.errors import RateLimited, RequestRefused, RetryableUpstreamError, UpstreamError
+from bridge.rules import PlannedAction
+from bridge.settings import Settings
+from workers import ratelimit
+from workers.calls import CALLS, NotConfigured
+
+IDEMPOTENCY_KEY = constants.KEY_PREFIX + "idem:{key}"
+CLAIM_KEY = constants.KEY_PREFIX + "claim:{target}"
+SEQUENCE_KEY = constants.KEY_PREFIX + "seq:{target}|{subject}"
+BUSY_RETRY_S = 1.0
+"""How soon a call whose target another worker holds is tried again."""
+
+# Release a claim only if it is still ours (it may have expired and been taken by another worker).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Record a completed call: its result under its key, and the target's sequence if it moved forward.
+_COMPLETE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if tonumber(ARGV[3]) > last then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+return 1
+"""
+
+
+class RetryLater(Exception):
+    """The call could not be made now; try the job again after ``delay_s``."""
+
+    def __init__(self, delay_s: float, reason: str, rate_limited: bool = False, counts: bool = True) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+        self.reason = reason
+        self.rate_limited = rate_limited
+        # A busy target or the bridge's own rate limit is not a failed attempt.
+        self.counts = counts
+
+
+class CallFailed(Exception):
+    """The call failed for good; ``record`` says how (upstream status and answer)."""
+
+    def __init__(self, record: records.CallRecord) -> None:
+        super().__init__(record.get("error") or "call failed")
+        self.record = record
+
+
+@dataclass
+class Executor:
+    """Makes planned calls for one worker process (its clients are pooled for the process's life)."""
+
+    conn: Redis
+    clients: Clients
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self._release = self.conn.register_script(_RELEASE)
+        self._complete = self.conn.register_script(_COMPLETE)
+
+    def perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> records.CallRecord:
+        """Make ``action``'s call once; return its record, or raise ``RetryLater`` / ``CallFailed``."""
+        key = action.idempotency_key
+        record: records.CallRecord = {
+            "idempotency_key": key,
+            "kind": action.kind,
+            "destination": action.destination,
+            "target": action.target,
+            "rule": action.rule,
+            "job_id": job_id,
+            "attempts": attempt,
+            "outcome": "pending",
+            "upstream_status": None,
+            "upstream_body": None,
+            "error": None,
+            "started_at": time.time(),
+            "finished_at": None,
+            "ms": None,
+        }
+        if self.conn.exists(IDEMPOTENCY_KEY.format(key=key)):
+            return self._finish(action, record, "skipped-duplicate")
+        claim = CLAIM_KEY.format(target=action.target)
+        token = uuid.uuid4().hex
+        if not self.conn.set(claim, token, nx=True, ex=self.settings.claim_ttl_s):
+            raise RetryLater(BUSY_RETRY_S, f"{action.target} is busy with another call", counts=False)
+        try:
+            return self._perform_claimed(action, record, key)
+        finally:
+            self._release(keys=[claim], args=[token])
+
+    def _perform_claimed(
+        self, action: PlannedAction, record: records.CallRecord, key: str
+    ) -> records.CallRecord:
+        # Checked again under the claim: another worker may have finished this call a moment ago.
+        if self.conn.exists(IDEMPOTENCY_KEY.format(key=key)):
+            return self._finish(action, record, "skipped-duplicate")
+        sequence_key = SEQUENCE_KEY.format(target=action.target, subject=action.subject)
+        last = self.conn.get(sequence_key)
+        if last is not None and int(last) > action.sequence:
+            record["error"] = f"sequence {action.sequence} is older than {int(last)}, already applied"
+            return self._finish(action, record, "skipped-stale")
+        limit = self.settings.rate_limits.get(action.destination)
+        if limit:
+            wait = ratelimit.reserve(self.conn, action.destination, limit)
+            if wait > 0:
+                records.note_backoff(self.conn, action.destination, time.time() + wait, rate_limited=True)
+                raise RetryLater(wait, f"{action.destination} rate limit ({limit:g}/s)", True, counts=False)
+        started = time.perf_counter()
+        try:
+            result = CALLS[action.kind](self.clients, self.conn, action.params, key)
+        except RetryableUpstreamError as error:
+            record["ms"] = (time.perf_counter() - started) * 1000
+            self._describe(record, error)
+            delay, rate_limited = self.backoff(error, int(record.get("attempts") or 1))
+            records.note_backoff(self.conn, action.destination, time.time() + delay, rate_limited)
+            self._finish(action, record, "retrying")
+            raise RetryLater(delay, str(error), rate_limited) from error
+        except (UpstreamError, RequestRefused, NotConfigured) as error:
+            record["ms"] = (time.perf_counter() - started) * 1000
+            self._describe(record, error)
+            raise CallFailed(self._finish(action, record, "failed")) from error
+        record["ms"] = (time.perf_counter() - started) * 1000
+        self._complete(
+            keys=[IDEMPOTENCY_KEY.format(key=key), sequence_key],
+            args=[
+                orjson.dumps(result),
+                self.settings.idempotency_ttl_s,
+                action.sequence,
+                self.settings.idempotency_ttl_s,
+            ],
+        )
+        return self._finish(action, record, "done")
+
+    def backoff(self, error: RetryableUpstreamError, attempt: int) -> tuple[float, bool]:
+        """Return how long to wait before the next attempt, and whether a rate limit says so."""
+        rate_limited = isinstance(error, RateLimited) or error.status == 503
+        if error.retry_after is not None and error.status in (429, 503):
+            return min(error.retry_after, self.settings.retry_max_s), rate_limited
+        # Exponential backoff with full jitter (spreads retries of many workers over the window).
+        ceiling = min(self.settings.retry_max_s, self.settings.retry_base_s * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling), rate_limited
+
+    def _describe(self, record: records.CallRecord, error: Exception) -> None:
+        record["error"] = str(error)[:1000]
+        if isinstance(error, UpstreamError):
+            record["upstream_status"] = error.status
+            record["upstream_body"] = error.body
+
+    def _finish(
+        self, action: PlannedAction, record: records.CallRecord, outcome: records.CallOutcome
+    ) -> records.CallRecord:
+        record["outcome"] = outcome
+        record["finished_at"] = time.time()
+        records.record_call(self.conn, action.event_id, record, self.settings.record_retention_s)
+        return record
