@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from rq import Queue, SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
+from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.worker_pool import WorkerPool
 
@@ -25,18 +29,87 @@ MAINTENANCE_INTERVAL_S = int(os.environ.get("BRIDGE_WORKER_MAINTENANCE_S", "60")
 """How often a worker cleans RQ's registries (RQ's default is 10 minutes)."""
 
 
+class ThreadScheduler(RQScheduler):
+    """RQ's scheduler (moves due ``enqueue_at`` retries onto their queues), run in a thread of the worker.
+
+    RQ forks its scheduler into a child process. The child inherits the worker's Redis sockets, so when
+    the worker alone is killed (SIGKILL, the OOM killer) the orphaned child keeps the worker's blocked
+    ``BLPOP`` connection open: Redis then hands the next job to a process that will never read it, and
+    the job is lost in "queued" state. A thread dies with its worker and holds no socket of the worker's.
+    """
+
+    def start(self) -> threading.Thread:
+        self._stop_requested = False
+        self._status = self.Status.STARTED
+        thread = threading.Thread(target=self._run, name="rq-scheduler", daemon=True)
+        # RQ's worker asks ``_process.is_alive()`` in its maintenance, and restarts a dead scheduler.
+        self._process: Any = thread
+        thread.start()
+        return thread
+
+    def _run(self) -> None:
+        self.log.info("scheduler for %s started in a thread", ", ".join(sorted(self._queue_names)))
+        try:
+            self.work()  # type: ignore[no-untyped-call]
+        except Exception:
+            self.log.exception("scheduler thread stopped on an error (the worker restarts it)")
+
+    def _install_signal_handlers(self) -> None:
+        """Signals go to the worker's main thread, which stops this thread in its teardown."""
+
+    def stop_thread(self) -> None:
+        self.request_stop()  # type: ignore[no-untyped-call]
+        if isinstance(self._process, threading.Thread):
+            # The thread sleeps ``interval`` (1 s) between rounds, then releases its locks and ends.
+            self._process.join(timeout=self.interval + 5)
+
+
 class BridgeWorker(SimpleWorker):
     """RQ's non-forking worker, with a shorter grace before a dead worker's job counts as abandoned.
 
     A ``SimpleWorker`` cannot heartbeat while its job runs, so RQ lets a started job live for its
     timeout + 60 s; ours is the timeout + ``BRIDGE_WORKER_GRACE_S`` (default 60), so that a job whose
-    worker was killed is found sooner by the registry cleanup and run again by another worker.
+    worker was killed is found sooner by the registry cleanup and run again by another worker. Its
+    scheduler is a ``ThreadScheduler``, never a forked process.
     """
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if job.timeout is None or job.timeout < 0:
             return super().get_heartbeat_ttl(job, working_time)
         return int(job.timeout) + GRACE_S
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        scheduler = ThreadScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler = scheduler
+        scheduler.acquire_locks()  # type: ignore[no-untyped-call]
+        if not scheduler.acquired_locks:
+            return
+        if not burst:
+            scheduler.start()
+            return
+        try:
+            scheduler.register_birth()
+            scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+        finally:
+            scheduler.release_locks()  # type: ignore[no-untyped-call]
+            scheduler.register_death()
+
+    def stop_scheduler(self) -> None:
+        if isinstance(self.scheduler, ThreadScheduler):
+            self.scheduler.stop_thread()
 
 
 def queue_names() -> list[str]:

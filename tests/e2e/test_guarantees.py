@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from rq import Queue
@@ -138,6 +139,9 @@ def test_a_worker_killed_during_a_slow_call_loses_nothing_and_makes_one_effect(e
         what="the slow call to start",
     )
     time.sleep(0.5)
+    # A worker is one process: nothing of it (RQ forks its scheduler by default) outlives a SIGKILL
+    # holding the worker's Redis connection, which would swallow the next job from the queue.
+    assert _children(victim.pid) == []
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
 
@@ -145,3 +149,21 @@ def test_a_worker_killed_during_a_slow_call_loses_nothing_and_makes_one_effect(e
     e2e.wait_event(event_id, timeout_s=60)
     assert len(_links(e2e, "G-7")) == 1
     assert len([link for link in e2e.control.state()["zendesk"]["links"] if link["ticket_id"] == "6207"]) == 1
+
+    # The next event goes to the new worker, not to the dead one's connection.
+    next_event = e2e.zendesk(samples.zendesk_trigger("6208", "G-8")).json()["event_id"]
+    e2e.wait_event(next_event, timeout_s=20)
+    assert len(_links(e2e, "G-8")) == 1
+
+
+def _children(pid: int) -> list[int]:
+    """Return the processes whose parent is ``pid`` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
