@@ -1,12 +1,14 @@
 """The bridge's own index of ticket ↔ issue links (Zendesk's link create is not idempotent upstream).
 
 ``bridge:links:ticket:<ticket_id>`` maps issue key → Zendesk link id, ``bridge:links:issue:<KEY>`` maps
-ticket id → Zendesk link id. Rules read it through ``Linked`` (rule 2: keys a ticket no longer
-references; rule 5: tickets of a deleted issue); ``bridge reconcile`` compares it with the upstreams.
+ticket id → Zendesk link id; ``bridge:refs:ticket:<ticket_id>`` holds the keys the ticket itself held at
+its latest event that said so. Rules read them through ``Linked`` (rule 2: keys a ticket dropped; rule 5:
+tickets of a deleted issue); ``bridge reconcile`` compares the links with the upstreams.
 """
 
 from __future__ import annotations
 
+import orjson
 from redis import Redis
 from redis.client import Pipeline
 
@@ -19,17 +21,51 @@ TICKET_KEY = constants.KEY_PREFIX + "links:ticket:{ticket_id}"
 ISSUE_KEY = constants.KEY_PREFIX + "links:issue:{issue_key}"
 
 
+REFERENCES_KEY = constants.KEY_PREFIX + "refs:ticket:{ticket_id}"
+"""Hash of the keys a ticket held (``keys``, JSON) as of the event with ``sequence``."""
+
+# Keep the newest statement of a ticket's keys: an older event processed late does not roll it back.
+_REMEMBER = """
+local stored = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '-1')
+if tonumber(ARGV[1]) < stored then return 0 end
+redis.call('HSET', KEYS[1], 'sequence', ARGV[1], 'keys', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 def linked_for(conn: Redis, event: Event) -> Linked:
     """Return what the index knows about the event's subject."""
     subject = event["subject"]
     if event["source"] == "zendesk":
-        keys = conn.hkeys(TICKET_KEY.format(ticket_id=subject["id"]))
-        return Linked(jira_issue_keys=tuple(sorted(text(key) for key in keys)))
+        with conn.pipeline(transaction=False) as pipe:
+            pipe.hkeys(TICKET_KEY.format(ticket_id=subject["id"]))
+            pipe.hget(REFERENCES_KEY.format(ticket_id=subject["id"]), "keys")
+            keys, referenced = pipe.execute()
+        return Linked(
+            jira_issue_keys=tuple(sorted(text(key) for key in keys)),
+            referenced_jira_issue_keys=tuple(orjson.loads(referenced)) if referenced else (),
+        )
     issue_key = subject.get("key")
     if subject["kind"] != "issue" or not issue_key:
         return Linked()
     tickets = conn.hkeys(ISSUE_KEY.format(issue_key=issue_key))
     return Linked(zendesk_ticket_ids=tuple(sorted(text(ticket) for ticket in tickets)))
+
+
+def remember_references(conn: Redis, event: Event, retention_s: int) -> None:
+    """Remember which keys a ticket holds, when the event says so (rule 2 compares with the next one)."""
+    if event["source"] != "zendesk" or not event.get("data", {}).get("jira_keys_known"):
+        return
+    keys = sorted(event["refs"].get("jira_issue_keys", []))
+    conn.eval(
+        _REMEMBER,
+        1,
+        REFERENCES_KEY.format(ticket_id=event["subject"]["id"]),
+        event["sequence"],
+        orjson.dumps(keys),
+        retention_s,
+    )
 
 
 def link_id(conn: Redis, ticket_id: str, issue_key: str) -> int | None:

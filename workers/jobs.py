@@ -66,6 +66,7 @@ def process_event(event: Event) -> dict[str, Any]:
     planned = _configured(conn, worker, planned)
     if not planned:
         records.set_event_status(conn, event["id"], "skipped", "no rule planned a call", actions=0)
+        linkindex.remember_references(conn, event, settings.record_retention_s)
         _log(event, "skipped")
         return {"outcome": "skipped", "actions": 0}
     by_destination: dict[str, list[dict[str, Any]]] = {}
@@ -91,6 +92,8 @@ def process_event(event: Event) -> dict[str, Any]:
                 pipeline=pipe,
             )
         pipe.execute()
+    # Last: a job re-run after a crash before this line plans the same calls again (same job ids).
+    linkindex.remember_references(conn, event, settings.record_retention_s)
     _log(event, "planned", actions=len(planned))
     return {"outcome": "planned", "actions": len(planned)}
 

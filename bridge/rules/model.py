@@ -14,11 +14,14 @@ class Linked:
     """What the bridge's link index knows about the event's subject.
 
     ``jira_issue_keys``: keys linked to the ticket (Zendesk events); ``zendesk_ticket_ids``: tickets linked
-    to the issue (Jira events).
+    to the issue (Jira events); ``referenced_jira_issue_keys``: the keys the ticket itself held the last
+    time an event said which keys it holds (Zendesk events). Rule 2 unlinks the keys the ticket *dropped*,
+    not every linked key it does not hold: a link made from the Jira side (rule 4) is not the ticket's to undo.
     """
 
     jira_issue_keys: tuple[str, ...] = ()
     zendesk_ticket_ids: tuple[str, ...] = ()
+    referenced_jira_issue_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,25 @@ def test_rules_4_and_5_issue_with_ticket_ids_links_then_deleted_issue_unlinks(e2
     assert e2e.control.state()["zendesk"]["links"] == []
 
 
+def test_rules_2_and_4_do_not_undo_each_other(e2e: Bridge) -> None:
+    # The issue links ticket 6106 from the Jira side (rule 4); the ticket's own field holds another key.
+    e2e.wait_event(e2e.jira(samples.jira_issue("E2E-9", "6106")).json()["event_id"])
+    ticket = samples.zendesk_trigger("6106", "E2E-10")
+    ticket["ticket"]["updated_at"] = "2099-01-01T00:00:00Z"
+    e2e.wait_event(e2e.zendesk(ticket).json()["event_id"])
+
+    # The ticket never held E2E-9, so it did not drop it: the Jira-side link stays.
+    assert sorted(link["issue_key"] for link in _zendesk_links(e2e, "6106")) == ["E2E-10", "E2E-9"]
+    assert _calls(e2e, "zendesk", "DELETE", "jira/links") == []
+
+    # Dropping a key the ticket did hold unlinks that key only.
+    dropped = samples.zendesk_trigger("6106", "")
+    dropped["ticket"]["updated_at"] = "2099-01-02T00:00:00Z"
+    e2e.wait_event(e2e.zendesk(dropped).json()["event_id"])
+    assert [link["issue_key"] for link in _zendesk_links(e2e, "6106")] == ["E2E-9"]
+    assert _links(e2e, "E2E-10") == []
+
+
 def test_event_no_rule_acts_on_is_done_without_calls(e2e: Bridge) -> None:
     answer = e2e.jira(samples.jira_issue("E2E-8", ""))
     status = e2e.wait_event(answer.json()["event_id"], ("skipped",))

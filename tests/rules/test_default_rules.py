@@ -79,7 +79,8 @@ def test_rule1_without_zendesk_base_url_names_the_rule(rules: RuleSet) -> None:
 
 
 def test_rule2_key_no_longer_referenced_is_unlinked(rules: RuleSet) -> None:
-    planned = rules.plan(ticket(keys="PROJ-1"), SETTINGS, Linked(("PROJ-1", "PROJ-7")))
+    linked = Linked(("PROJ-1", "PROJ-7"), referenced_jira_issue_keys=("PROJ-1", "PROJ-7"))
+    planned = rules.plan(ticket(keys="PROJ-1"), SETTINGS, linked)
 
     unlinks = [a for a in planned if a.rule == "zendesk-ticket-unlinks-removed-keys"]
     assert [(a.kind, a.target, a.params) for a in unlinks] == [
@@ -88,8 +89,17 @@ def test_rule2_key_no_longer_referenced_is_unlinked(rules: RuleSet) -> None:
     ]
 
 
+def test_rule2_leaves_links_the_ticket_never_held(rules: RuleSet) -> None:
+    # PROJ-7 was linked from the Jira side (rule 4): the ticket never held it, so it did not drop it.
+    linked = Linked(("PROJ-1", "PROJ-7"), referenced_jira_issue_keys=("PROJ-1",))
+    planned = rules.plan(ticket(keys="PROJ-1"), SETTINGS, linked)
+
+    assert [a for a in planned if a.rule == "zendesk-ticket-unlinks-removed-keys"] == []
+
+
 def test_rule2_cleared_field_unlinks_everything(rules: RuleSet) -> None:
-    planned = rules.plan(ticket(keys=""), SETTINGS, Linked(("PROJ-1", "PROJ-2")))
+    linked = Linked(("PROJ-1", "PROJ-2"), referenced_jira_issue_keys=("PROJ-1", "PROJ-2"))
+    planned = rules.plan(ticket(keys=""), SETTINGS, linked)
 
     assert [(a.kind, a.target) for a in planned] == [
         ("jira.remote_link.delete", "jira:PROJ-1"),
@@ -109,7 +119,9 @@ def test_rule2_event_without_the_field_unlinks_nothing(rules: RuleSet) -> None:
 def test_rule2_custom_field_change_links_and_unlinks(rules: RuleSet) -> None:
     event = subscription("ticket_custom_field_changed")
 
-    planned = rules.plan(event, SETTINGS, Linked(("PROJ-1", "PROJ-2")))
+    planned = rules.plan(
+        event, SETTINGS, Linked(("PROJ-1", "PROJ-2"), referenced_jira_issue_keys=("PROJ-1", "PROJ-2"))
+    )
 
     assert calls(planned) == [
         ("zendesk-ticket-links-jira-issues", "jira.remote_link.upsert", "jira:PROJ-1"),
