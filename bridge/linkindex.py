@@ -53,7 +53,7 @@ def linked_for(conn: Redis, event: Event) -> Linked:
     return Linked(zendesk_ticket_ids=tuple(sorted(text(ticket) for ticket in tickets)))
 
 
-def remember_references(conn: Redis, event: Event, retention_s: int) -> None:
+def remember_references(conn: Redis | Pipeline, event: Event, retention_s: int) -> None:
     """Remember which keys a ticket holds, when the event says so (rule 2 compares with the next one)."""
     if event["source"] != "zendesk" or not event.get("data", {}).get("jira_keys_known"):
         return

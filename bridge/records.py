@@ -18,6 +18,7 @@ from typing import Any, Literal, TypedDict
 
 import orjson
 from redis import Redis
+from redis.client import Pipeline
 
 from bridge import constants
 from bridge.event import Event
@@ -118,7 +119,7 @@ def search_terms(event: Event) -> list[str]:
 
 
 def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus = "received") -> None:
-    """Store the event, index it for search and count it in this minute."""
+    """Store the event, index it for search, count it in this minute and add it to the received log."""
     now = time.time()
     key = EVENT_KEY.format(event_id=event["id"])
     with conn.pipeline(transaction=False) as pipe:
@@ -131,17 +132,20 @@ def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus 
             pipe.zadd(find, {event["id"]: now})
             pipe.expire(find, retention_s)
         _count_minute(pipe, "events", now)
+        pipe.lpush(constants.RECEIVED_LOG_KEY, event["id"])
+        pipe.ltrim(constants.RECEIVED_LOG_KEY, 0, constants.RECEIVED_LOG_MAX - 1)
         pipe.execute()
 
 
 def set_event_status(
-    conn: Redis, event_id: str, status: EventStatus, reason: str = "", actions: int | None = None
+    conn: Redis | Pipeline, event_id: str, status: EventStatus, reason: str = "", actions: int | None = None
 ) -> None:
     """Set where an event stands (and why)."""
     key = EVENT_KEY.format(event_id=event_id)
-    conn.hset(key, mapping={"status": status, "reason": reason, "updated_at": time.time()})
+    fields: dict[Any, Any] = {"status": status, "reason": reason, "updated_at": time.time()}
     if actions is not None:
-        conn.hset(key, "actions", actions)
+        fields["actions"] = actions
+    conn.hset(key, mapping=fields)
 
 
 def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) -> None:

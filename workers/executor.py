@@ -8,7 +8,9 @@ For each call, in this order:
 3. **Stale?** The last applied sequence per target and subject (``bridge:seq:<target>|<subject>``): an
    older one is skipped. With the claim, a target's calls take effect in sequence order.
 4. **Rate limit** of the destination, shared by every worker (``ratelimit.py``).
-5. **Call**, then record the key, the sequence and the call record together.
+5. **Call**, then record the key and the sequence, and release the claim, in one step.
+Steps 1-3 are one Lua script and so is the end of the claim: two Redis round trips per call besides the
+operators' record of it.
 Retryable failures raise ``RetryLater`` (with the upstream's ``Retry-After`` or a jittered exponential
 backoff); permanent ones raise ``CallFailed``. The job (``jobs.py``) decides what to do with them.
 """
@@ -37,18 +39,35 @@ SEQUENCE_KEY = constants.KEY_PREFIX + "seq:{target}|{subject}"
 BUSY_RETRY_S = 1.0
 """How soon a call whose target another worker holds is tried again."""
 
-# Release a claim only if it is still ours (it may have expired and been taken by another worker).
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+# Steps 1-3 in one round trip: done before? claim the target; the target's last applied sequence.
+_BEGIN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate', false} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return {'busy', false} end
+return {'claimed', redis.call('GET', KEYS[3])}
 """
-# Record a completed call: its result under its key, and the target's sequence if it moved forward.
-_COMPLETE = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-local last = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if tonumber(ARGV[3]) > last then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+# The end of a claimed call: record a completed call (its result under its key, and the target's
+# sequence if it moved forward), then release the claim if it is still ours (it may have expired and
+# been taken by another worker).
+_END = """
+if ARGV[2] == '1' then
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+  local last = tonumber(redis.call('GET', KEYS[3]) or '-1')
+  if tonumber(ARGV[5]) > last then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
 """
+
+
+@dataclass
+class _Claim:
+    """The Redis keys of one call, and the token of its claim on the target."""
+
+    idempotency_key: str
+    claim_key: str
+    sequence_key: str
+    token: str
+    released: bool = False
 
 
 class RetryLater(Exception):
@@ -80,8 +99,8 @@ class Executor:
     settings: Settings
 
     def __post_init__(self) -> None:
-        self._release = self.conn.register_script(_RELEASE)
-        self._complete = self.conn.register_script(_COMPLETE)
+        self._begin = self.conn.register_script(_BEGIN)
+        self._end = self.conn.register_script(_END)
 
     def perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> records.CallRecord:
         """Make ``action``'s call once; return its record, or raise ``RetryLater`` / ``CallFailed``."""
@@ -102,39 +121,46 @@ class Executor:
             "finished_at": None,
             "ms": None,
         }
-        if self.conn.exists(IDEMPOTENCY_KEY.format(key=key)):
+        claim = _Claim(
+            idempotency_key=IDEMPOTENCY_KEY.format(key=key),
+            claim_key=CLAIM_KEY.format(target=action.target),
+            sequence_key=SEQUENCE_KEY.format(target=action.target, subject=action.subject),
+            token=uuid.uuid4().hex,
+        )
+        state, last = self._begin(
+            keys=[claim.idempotency_key, claim.claim_key, claim.sequence_key],
+            args=[claim.token, self.settings.claim_ttl_s],
+        )
+        if state == b"duplicate":
             return self._finish(action, record, "skipped-duplicate")
-        claim = CLAIM_KEY.format(target=action.target)
-        token = uuid.uuid4().hex
-        if not self.conn.set(claim, token, nx=True, ex=self.settings.claim_ttl_s):
+        if state == b"busy":
             raise RetryLater(BUSY_RETRY_S, f"{action.target} is busy with another call", counts=False)
         try:
-            return self._perform_claimed(action, record, key)
+            return self._perform_claimed(action, record, claim, int(last) if last is not None else None)
         finally:
-            self._release(keys=[claim], args=[token])
+            if not claim.released:  # an unexpected error (or the job's timeout) ended the call
+                self._end_claim(claim)
 
     def _perform_claimed(
-        self, action: PlannedAction, record: records.CallRecord, key: str
+        self, action: PlannedAction, record: records.CallRecord, claim: _Claim, last: int | None
     ) -> records.CallRecord:
-        # Checked again under the claim: another worker may have finished this call a moment ago.
-        if self.conn.exists(IDEMPOTENCY_KEY.format(key=key)):
-            return self._finish(action, record, "skipped-duplicate")
-        sequence_key = SEQUENCE_KEY.format(target=action.target, subject=action.subject)
-        last = self.conn.get(sequence_key)
-        if last is not None and int(last) > action.sequence:
-            record["error"] = f"sequence {action.sequence} is older than {int(last)}, already applied"
+        if last is not None and last > action.sequence:
+            record["error"] = f"sequence {action.sequence} is older than {last}, already applied"
+            self._end_claim(claim)
             return self._finish(action, record, "skipped-stale")
         limit = self.settings.rate_limits.get(action.destination)
         if limit:
             wait = ratelimit.reserve(self.conn, action.destination, limit)
             if wait > 0:
+                self._end_claim(claim)
                 records.note_backoff(self.conn, action.destination, time.time() + wait, rate_limited=True)
                 raise RetryLater(wait, f"{action.destination} rate limit ({limit:g}/s)", True, counts=False)
         started = time.perf_counter()
         try:
-            result = CALLS[action.kind](self.clients, self.conn, action.params, key)
+            result = CALLS[action.kind](self.clients, self.conn, action.params, action.idempotency_key)
         except RetryableUpstreamError as error:
             record["ms"] = (time.perf_counter() - started) * 1000
+            self._end_claim(claim)
             self._describe(record, error)
             delay, rate_limited = self.backoff(error, int(record.get("attempts") or 1))
             records.note_backoff(self.conn, action.destination, time.time() + delay, rate_limited)
@@ -142,19 +168,21 @@ class Executor:
             raise RetryLater(delay, str(error), rate_limited) from error
         except (UpstreamError, RequestRefused, NotConfigured) as error:
             record["ms"] = (time.perf_counter() - started) * 1000
+            self._end_claim(claim)
             self._describe(record, error)
             raise CallFailed(self._finish(action, record, "failed")) from error
         record["ms"] = (time.perf_counter() - started) * 1000
-        self._complete(
-            keys=[IDEMPOTENCY_KEY.format(key=key), sequence_key],
-            args=[
-                orjson.dumps(result),
-                self.settings.idempotency_ttl_s,
-                action.sequence,
-                self.settings.idempotency_ttl_s,
-            ],
-        )
+        self._end_claim(claim, result=orjson.dumps(result), sequence=action.sequence)
         return self._finish(action, record, "done")
+
+    def _end_claim(self, claim: _Claim, result: bytes | None = None, sequence: int = 0) -> None:
+        """Release the claim; with a ``result``, record the call as done first (one round trip)."""
+        ttl = self.settings.idempotency_ttl_s
+        self._end(
+            keys=[claim.idempotency_key, claim.claim_key, claim.sequence_key],
+            args=[claim.token, "1" if result is not None else "0", result or b"", ttl, sequence],
+        )
+        claim.released = True
 
     def backoff(self, error: RetryableUpstreamError, attempt: int) -> tuple[float, bool]:
         """Return how long to wait before the next attempt, and whether a rate limit says so."""

@@ -55,8 +55,6 @@ def process_event(event: Event) -> dict[str, Any]:
     worker = context.current()
     settings = worker.settings
     records.save_event(conn, event, settings.record_retention_s)
-    conn.lpush(constants.RECEIVED_LOG_KEY, event["id"])
-    conn.ltrim(constants.RECEIVED_LOG_KEY, 0, constants.RECEIVED_LOG_MAX - 1)
     try:
         planned = worker.rules.plan(event, settings, linkindex.linked_for(conn, event))
     except RuleError as error:
@@ -73,8 +71,8 @@ def process_event(event: Event) -> dict[str, Any]:
     for action in planned:
         by_destination.setdefault(action.destination, []).append(action.to_dict())
     event_key = records.EVENT_KEY.format(event_id=event["id"])
-    conn.hset(event_key, PENDING_FIELD, len(by_destination))
-    records.set_event_status(conn, event["id"], "planned", actions=len(planned))
+    # One transaction: the status, the call jobs and the ticket's keys (for rule 2's next comparison).
+    # A job re-run after a crash before it plans the same calls again, with the same job ids.
     with conn.pipeline(transaction=True) as pipe:
         for destination, actions in by_destination.items():
             queue = calls_queue(conn, destination)
@@ -91,9 +89,11 @@ def process_event(event: Event) -> dict[str, Any]:
                 retry=ABANDONED_RETRY,
                 pipeline=pipe,
             )
+        # After the jobs: RQ starts the transaction (MULTI) at the first enqueue, before any command.
+        pipe.hset(event_key, PENDING_FIELD, len(by_destination))
+        records.set_event_status(pipe, event["id"], "planned", actions=len(planned))
+        linkindex.remember_references(pipe, event, settings.record_retention_s)
         pipe.execute()
-    # Last: a job re-run after a crash before this line plans the same calls again (same job ids).
-    linkindex.remember_references(conn, event, settings.record_retention_s)
     _log(event, "planned", actions=len(planned))
     return {"outcome": "planned", "actions": len(planned)}
 

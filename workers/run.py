@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,12 @@ log = logging.getLogger("bridge.worker")
 
 GRACE_S = int(os.environ.get("BRIDGE_WORKER_GRACE_S", "60"))
 """Seconds past a job's timeout before the job of a silent worker counts as abandoned."""
+
+HEARTBEAT_SLACK_S = 1.0
+"""A heartbeat is skipped when the last one sent keeps the worker's key alive this close to as long."""
+
+SUSPENSION_CHECK_S = 1.0
+"""How often a busy worker asks whether workers are suspended (a pause takes effect within this)."""
 
 MAINTENANCE_INTERVAL_S = int(os.environ.get("BRIDGE_WORKER_MAINTENANCE_S", "60"))
 """How often a worker cleans RQ's registries (RQ's default is 10 minutes)."""
@@ -72,6 +79,32 @@ class BridgeWorker(SimpleWorker):
     worker was killed is found sooner by the registry cleanup and run again by another worker. Its
     scheduler is a ``ThreadScheduler``, never a forked process.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._heartbeat_expires = 0.0  # monotonic time the worker's key lives to, as last sent
+        self._suspension_checked = 0.0
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """Keep the worker's key alive, skipping beats that would not extend it (RQ sends ~5 per job).
+
+        Each beat sent lives at least RQ's default (``worker_ttl`` + 60 s); a beat is skipped only when
+        the last one sent already keeps the key alive as long as this one asks, within a second.
+        """
+        ttl = max(int(timeout or 0), self.worker_ttl + 60)
+        now = time.monotonic()
+        if self._heartbeat_expires - now >= ttl - HEARTBEAT_SLACK_S:
+            return
+        self._heartbeat_expires = now + ttl
+        super().heartbeat(ttl, pipeline)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """Ask Redis whether workers are suspended (``bridge`` pause) at most once a second, not per job."""
+        now = time.monotonic()
+        if now - self._suspension_checked < SUSPENSION_CHECK_S:
+            return
+        super().check_for_suspension(burst)
+        self._suspension_checked = time.monotonic()
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if job.timeout is None or job.timeout < 0:
