@@ -58,12 +58,6 @@ def serve(kind: str, port: int, redis_url: str) -> None:
         logs.configure("INFO")
         app = create_app(Settings(redis_url=redis_url, jira_webhook_secret=Secret(SECRET)))
         tune_gc()  # as bridge web does
-    import gc
-    import os
-
-    if os.environ.get("GCT"):
-        gc.freeze()
-        gc.set_threshold(int(os.environ["GCT"]), 50, 100)
     uvicorn.run(app, host="127.0.0.1", port=port, **UVICORN_OPTIONS)  # type: ignore[arg-type]
 
 

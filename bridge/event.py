@@ -133,7 +133,8 @@ def build_event(found: Normalized, source: Source, delivery_id: str, received_at
 
 def isoformat(moment: datetime) -> str:
     """Format a time as ISO 8601 UTC with milliseconds and a ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat() in UTC ends in "+00:00"; it is several times faster than strftime (a hot path).
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def empty_refs() -> Refs:

@@ -7,6 +7,7 @@ source's configuration is missing. An accepted delivery is on Redis before the a
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -147,11 +148,7 @@ def _raw_delivery(scope: Scope, headers: dict[str, str], body: bytes, event: Map
 
     Headers and query parameters that authenticate it are left out.
     """
-    safe_headers = {
-        name: value
-        for name, value in headers.items()
-        if not any(part in name for part in _SECRET_HEADER_PARTS)
-    }
+    safe_headers = {name: value for name, value in headers.items() if not _is_secret_header(name)}
     request = {
         "received_at": event["received_at"],
         "path": scope["path"],
@@ -159,6 +156,12 @@ def _raw_delivery(scope: Scope, headers: dict[str, str], body: bytes, event: Map
         "headers": safe_headers,
     }
     return orjson.dumps(request) + b"\n" + body
+
+
+@functools.lru_cache(maxsize=512)
+def _is_secret_header(name: str) -> bool:
+    # Senders send the same few header names again and again: decide once per name.
+    return any(part in name for part in _SECRET_HEADER_PARTS)
 
 
 def _done(fields: dict[str, Any], started: float, reason: str | None = None) -> dict[str, Any]:
