@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,46 +125,83 @@ def _configured(
     return kept
 
 
+@dataclass(frozen=True)
+class CallsOutcome:
+    """What became of one event's calls to one destination: the job's result, and failures if any."""
+
+    result: dict[str, Any]
+    failed_meta: dict[str, Any] | None = None
+    failed_actions: list[dict[str, Any]] = field(default_factory=list)
+
+
 def run_calls(
     event_id: str, destination: str, actions: list[dict[str, Any]], attempt: int = 1
 ) -> dict[str, Any]:
-    """Make one event's calls to one destination, in order."""
+    """Make one event's calls to one destination, in order (a retry, a requeue, a reconcile's calls)."""
     job = _current_job()
-    conn: Redis = job.connection
-    worker = context.current()
-    executor = worker.executor(conn)
-    planned = [PlannedAction.from_dict(action) for action in actions]
+    outcome = make_calls(
+        job.connection, event_id, destination, actions, attempt, job.id, job.description, job.meta
+    )
+    if outcome.failed_meta is not None:
+        _fail_job(job, outcome.failed_meta)
+        raise EventFailed(outcome.failed_meta["error"])
+    return outcome.result
+
+
+def make_calls(
+    conn: Redis,
+    event_id: str,
+    destination: str,
+    actions: list[dict[str, Any]],
+    attempt: int,
+    job_id: str,
+    description: str | None,
+    meta: dict[str, Any],
+) -> CallsOutcome:
+    """Make the calls in order; schedule the rest on a retryable failure; say which failed for good."""
+    executor = context.current().executor(conn)
     failures: list[records.CallRecord] = []
+    failed_actions: list[dict[str, Any]] = []
     outcomes: list[str] = []
-    for index, action in enumerate(planned):
+    for index, action in enumerate(actions):
         try:
-            record = executor.perform(action, job.id, attempt)
+            record = executor.perform(PlannedAction.from_dict(action), job_id, attempt)
         except RetryLater as later:
-            return _reschedule(job, conn, event_id, destination, actions[index:], attempt, later, failures)
-        except CallFailed as failed:
-            failures.append(failed.record)
+            result = _reschedule(
+                conn, event_id, destination, actions[index:], attempt, later, description, meta
+            )
+            if result is None:
+                reason = f"gave up after {attempt} attempts: {later.reason}"
+                records.set_event_status(conn, event_id, "failed", reason)
+                return CallsOutcome({"outcome": "failed"}, {"error": reason}, actions[index:])
+            failed = _settle(conn, event_id, failures, [], finished=False)
+            return CallsOutcome(result, failed, failed_actions)
+        except CallFailed as failed_call:
+            failures.append(failed_call.record)
+            failed_actions.append(action)
             continue
         outcomes.append(str(record.get("outcome")))
-    return _settle(job, conn, event_id, failures, outcomes)
+    failed = _settle(conn, event_id, failures, outcomes)
+    return CallsOutcome(
+        {"outcome": "failed" if failed else "done", "calls": outcomes}, failed, failed_actions
+    )
 
 
 def _reschedule(
-    job: Job,
     conn: Redis,
     event_id: str,
     destination: str,
     remaining: list[dict[str, Any]],
     attempt: int,
     later: RetryLater,
-    failures: list[records.CallRecord],
-) -> dict[str, Any]:
+    description: str | None,
+    meta: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Schedule the calls not made yet; None when the attempts are used up."""
     settings = context.current().settings
     next_attempt = attempt + 1 if later.counts else attempt
     if later.counts and attempt >= settings.retry_max_attempts:
-        reason = f"gave up after {attempt} attempts: {later.reason}"
-        records.set_event_status(conn, event_id, "failed", reason)
-        _fail_job(job, {"error": reason})
-        raise EventFailed(reason)
+        return None
     # RQ schedules by whole seconds (rounding down); round up so a Retry-After is never cut short.
     due = datetime.fromtimestamp(math.ceil(time.time() + later.delay_s), UTC)
     calls_queue(conn, destination).enqueue_at(
@@ -173,23 +211,21 @@ def _reschedule(
         timeout=settings.calls_job_timeout_s,
         result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
         failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
-        description=job.description,
-        meta={**job.meta, "attempt": next_attempt, "retry_reason": later.reason},
+        description=description,
+        meta={**meta, "attempt": next_attempt, "retry_reason": later.reason},
         retry=ABANDONED_RETRY,
     )
-    if failures:
-        _settle(job, conn, event_id, failures, [], finished=False)
     return {"outcome": "rescheduled", "in_s": round(later.delay_s, 3), "reason": later.reason}
 
 
 def _settle(
-    job: Job,
     conn: Redis,
     event_id: str,
     failures: list[records.CallRecord],
     outcomes: list[str],
     finished: bool = True,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """Record where the event stands after a job's calls; return the failed job's meta, if any failed."""
     event_key = records.EVENT_KEY.format(event_id=event_id)
     if failures:
         reasons = "; ".join(
@@ -199,22 +235,18 @@ def _settle(
         records.set_event_status(conn, event_id, "failed", reasons[:2000])
         conn.hincrby(event_key, PENDING_FIELD, -1 if finished else 0)
         first = failures[0]
-        _fail_job(
-            job,
-            {
-                "error": reasons[:2000],
-                "upstream_status": first.get("upstream_status"),
-                "upstream_body": first.get("upstream_body"),
-                "destination": first.get("destination"),
-            },
-        )
-        raise EventFailed(reasons)
+        return {
+            "error": reasons[:2000],
+            "upstream_status": first.get("upstream_status"),
+            "upstream_body": first.get("upstream_body"),
+            "destination": first.get("destination"),
+        }
     if finished and conn.hincrby(event_key, PENDING_FIELD, -1) <= 0:
         status = conn.hget(event_key, "status")
         if status != b"failed":
             done = any(outcome == "done" for outcome in outcomes)
             records.set_event_status(conn, event_id, "done", "" if done else "every call was already made")
-    return {"outcome": "done", "calls": outcomes}
+    return None
 
 
 def _fail_job(job: Job, meta: dict[str, Any]) -> None:
