@@ -54,7 +54,8 @@ def _pending(conn: redis.Redis) -> int:
     queued = sum(int(conn.llen(key)) for key in conn.scan_iter("rq:queue:*"))
     started = sum(int(conn.zcard(key)) for key in conn.scan_iter("rq:wip:*"))
     scheduled = sum(int(conn.zcard(key)) for key in conn.scan_iter("rq:scheduled:*"))
-    return queued + started + scheduled
+    waiting = sum(int(conn.llen(key)) for key in conn.scan_iter("bridge:calls:*:waiting"))
+    return queued + started + scheduled + waiting
 
 
 def _load(web_url: str, events: int, offset: int) -> None:

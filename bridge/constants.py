@@ -34,6 +34,9 @@ EVENT_JOB_RESULT_TTL_S = 24 * 3600
 """How long RQ keeps a finished event job, so operators can look it up."""
 
 EVENT_JOB_FAILURE_TTL_S = 30 * 24 * 3600
+
+DRAIN_JOB_RESULT_TTL_S = 3600
+"""A drain job's result (how many events' calls it made) is kept an hour: the calls have their records."""
 """How long RQ keeps a failed event job in the failed registry."""
 
 RECEIVED_LOG_KEY = KEY_PREFIX + "received"
@@ -68,6 +71,8 @@ DESTINATIONS = ("jira", "jira_software", "zendesk", "salesforce", "jsm")
 """The upstream APIs calls go to; each has its own queue (``CALLS_QUEUE``) so one cannot hold up another."""
 
 CALLS_QUEUE = "bridge-calls-{destination}"
+CALLS_WAITING_KEY = KEY_PREFIX + "calls:{destination}:waiting"
+"""Events' calls waiting for a drain job of their destination (``workers/batches.py``)."""
 """RQ queue of one destination's calls."""
 
 CALLS_JOB_FUNC = "workers.jobs.run_calls"

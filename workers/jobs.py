@@ -20,13 +20,14 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bridge import constants, linkindex, records
 from bridge.event import Event
 from bridge.rules import PlannedAction, RuleError
-from workers import context
+from workers import batches, context
 from workers.executor import CallFailed, RetryLater
 
 log = logging.getLogger("bridge.worker")
@@ -76,25 +77,14 @@ def process_event(event: Event) -> dict[str, Any]:
     # A job re-run after a crash before it plans the same calls again, with the same job ids.
     with conn.pipeline(transaction=True) as pipe:
         for destination, actions in by_destination.items():
-            queue = calls_queue(conn, destination)
-            queue.enqueue_call(
-                constants.CALLS_JOB_FUNC,
-                args=(event["id"], destination, actions, 1),
-                # A re-run of this job (after a crash) re-enqueues the same job ids, not new ones.
-                job_id=f"calls-{event['id']}-{destination}",
-                timeout=settings.calls_job_timeout_s,
-                result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
-                failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
-                description=f"{destination} calls of {event['source']} {event['type']} {event['id']}",
-                meta={"event_id": event["id"], "destination": destination},
-                retry=ABANDONED_RETRY,
-                pipeline=pipe,
-            )
-        # After the jobs: RQ starts the transaction (MULTI) at the first enqueue, before any command.
+            batches.add(pipe, event["id"], destination, actions)
         pipe.hset(event_key, PENDING_FIELD, len(by_destination))
         records.set_event_status(pipe, event["id"], "planned", actions=len(planned))
         linkindex.remember_references(pipe, event, settings.record_retention_s)
         pipe.execute()
+    # A crash here leaves the units waiting: the workers' maintenance arms their destinations.
+    for destination in by_destination:
+        batches.arm(conn, destination, settings)
     _log(event, "planned", actions=len(planned))
     return {"outcome": "planned", "actions": len(planned)}
 
@@ -247,6 +237,46 @@ def _settle(
             done = any(outcome == "done" for outcome in outcomes)
             records.set_event_status(conn, event_id, "done", "" if done else "every call was already made")
     return None
+
+
+def failed_calls_job(
+    conn: Redis,
+    event_id: str,
+    destination: str,
+    outcome: CallsOutcome,
+    description: str | None,
+    meta: dict[str, Any],
+) -> str:
+    """Put calls that failed for good in a drain into RQ's failed registry, as a job of their own.
+
+    It is the ``run_calls`` job that would have failed had the calls had one: operators see the
+    upstream's answer on it and requeue it like any other.
+    """
+    assert outcome.failed_meta is not None
+    settings = context.current().settings
+    queue = calls_queue(conn, destination)
+    job = Job.create(
+        constants.CALLS_JOB_FUNC,
+        args=(event_id, destination, outcome.failed_actions, 1),
+        connection=conn,
+        serializer=JSONSerializer,
+        id=f"calls-{event_id}-{destination}",
+        timeout=settings.calls_job_timeout_s,
+        result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+        description=description,
+        origin=queue.name,
+        meta={**meta, **outcome.failed_meta},
+    )
+    job.retries_left = 0
+    with conn.pipeline() as pipe:
+        job.set_status(JobStatus.FAILED, pipeline=pipe)
+        job.save(pipeline=pipe)  # with its meta, which the registry's own save leaves out
+        FailedJobRegistry(queue=queue).add(
+            job, ttl=constants.EVENT_JOB_FAILURE_TTL_S, exc_string=outcome.failed_meta["error"], pipeline=pipe
+        )
+        pipe.execute()
+    return str(job.id)
 
 
 def _fail_job(job: Job, meta: dict[str, Any]) -> None:

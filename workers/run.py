@@ -19,7 +19,7 @@ from rq.worker_pool import WorkerPool
 from bridge import constants
 from bridge.redis_conn import sync_client
 from bridge.settings import Settings
-from workers import context
+from workers import batches, context
 
 log = logging.getLogger("bridge.worker")
 
@@ -105,6 +105,18 @@ class BridgeWorker(SimpleWorker):
             return
         super().check_for_suspension(burst)
         self._suspension_checked = time.monotonic()
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        # Calls left waiting by a worker that died between adding them and queueing their drain job.
+        armed = batches.arm_idle(self.connection, context.current().settings)
+        if armed:
+            log.warning("queued drain jobs for calls left waiting: %s", ", ".join(armed))
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        # A drain job in hand finishes the event it is at, not the whole batch (RQ's warm shutdown).
+        batches.STOPPING.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if job.timeout is None or job.timeout < 0:

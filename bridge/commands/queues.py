@@ -6,7 +6,7 @@ import argparse
 
 from bridge.ops import service, terminal
 
-HELP = "show the queues (queued/started/deferred/scheduled/failed/finished), workers and destinations"
+HELP = "show the queues (waiting/queued/started/deferred/scheduled/failed/finished), workers and destinations"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         terminal.table(
-            data["queues"], ("name", "queued", "started", "deferred", "scheduled", "failed", "finished")
+            data["queues"],
+            ("name", "waiting", "queued", "started", "deferred", "scheduled", "failed", "finished"),
         )
     )
     print()

@@ -34,7 +34,10 @@ SPEC: dict[str, Any] = {
     "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
     "paths": {
         "/api/ops/overview": _op("Queues, workers, per-minute figures and each destination's health"),
-        "/api/ops/queues": _op("Every queue with queued/started/deferred/scheduled/failed/finished counts"),
+        "/api/ops/queues": _op(
+            "Every queue with queued/started/deferred/scheduled/failed/finished counts, and for a calls"
+            " queue the events whose calls wait for its next batch job (waiting)"
+        ),
         "/api/ops/queues/{queue}/jobs": _op(
             "One page of a queue or registry, newest first", params=("queue",), query=("registry", "page")
         ),

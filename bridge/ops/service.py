@@ -63,7 +63,10 @@ def overview(conn: Redis) -> dict[str, Any]:
         counts = {"queued": queue.count}
         for registry_name, registry in REGISTRIES.items():
             counts[registry_name] = registry(queue=queue).count
-        queues.append({"name": name, "destination": _destination(name), **counts})
+        destination = _destination(name)
+        # Events whose calls wait for the destination's next drain job (not RQ jobs of their own).
+        waiting = conn.llen(constants.CALLS_WAITING_KEY.format(destination=destination)) if destination else 0
+        queues.append({"name": name, "destination": destination, "waiting": waiting, **counts})
     workers = [
         {
             "name": worker.name,

@@ -1,0 +1,139 @@
+"""Calls made for many events in one drain job, on real Redis and the real sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import redis
+from rq import Queue
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq.serializers import JSONSerializer
+
+from bridge import constants
+from bridge.rules import PlannedAction
+from bridge.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from workers import batches, context
+from workers.run import BridgeWorker
+
+JIRA_QUEUE = constants.CALLS_QUEUE.format(destination="jira")
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with serve_in_thread(SandboxConfig()) as running:
+        yield running
+
+
+@pytest.fixture
+def conn(sandbox: RunningSandbox, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    context.reset()
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+    context.reset()
+
+
+def _unit_actions(issue: str, event_id: str) -> list[dict[str, Any]]:
+    action = PlannedAction(
+        kind="jira.remote_link.upsert",
+        destination="jira",
+        target=f"jira:{issue}",
+        params={"issue": issue, "global_id": f"system=zd&id={issue}", "url": "https://zd/1", "title": "T"},
+        rule="test",
+        event_id=event_id,
+        sequence=1,
+        subject=f"zendesk:ticket:{issue}",
+    )
+    return [action.to_dict()]
+
+
+def _add(conn: redis.Redis, issue: str) -> str:
+    event_id = f"event-{issue}"
+    with conn.pipeline() as pipe:
+        batches.add(pipe, event_id, "jira", _unit_actions(issue, event_id))
+        pipe.execute()
+    return event_id
+
+
+def _work(conn: redis.Redis) -> None:
+    queue = Queue(JIRA_QUEUE, connection=conn, serializer=JSONSerializer)
+    BridgeWorker([queue], connection=conn, serializer=JSONSerializer).work(burst=True)
+
+
+def _link_posts(sandbox: RunningSandbox) -> list[str]:
+    with SandboxControl(sandbox.url) as control:
+        return [call["path"] for call in control.calls("jira") if call["method"] == "POST"]
+
+
+def test_many_events_calls_are_made_by_one_job(conn: redis.Redis, sandbox: RunningSandbox) -> None:
+    for number in range(30):
+        _add(conn, f"BA-{number}")
+        batches.arm(conn, "jira", context.current().settings)  # as each event job does
+
+    _work(conn)
+
+    assert len(_link_posts(sandbox)) == 30
+    finished = FinishedJobRegistry(JIRA_QUEUE, connection=conn, serializer=JSONSerializer).get_job_ids()
+    assert len(finished) == 1  # the other 29 arms found the first drain queued
+    assert batches.waiting(conn)["jira"] == 0
+    assert list(conn.scan_iter(batches.IN_FLIGHT_KEY.format(job_id="*"))) == []
+
+
+def test_a_unit_in_flight_when_the_worker_died_is_finished_by_the_jobs_rerun(
+    conn: redis.Redis, sandbox: RunningSandbox
+) -> None:
+    # The drain job's worker died after taking the unit: the unit sits in the job's in-flight list, and
+    # RQ runs the job (same id) again.
+    event_id = "event-BA-99"
+    unit = {"event_id": event_id, "destination": "jira", "actions": _unit_actions("BA-99", event_id)}
+    job_id = "drain-jira-rerun"
+    conn.rpush(batches.IN_FLIGHT_KEY.format(job_id=job_id), orjson.dumps(unit))
+    Queue(JIRA_QUEUE, connection=conn, serializer=JSONSerializer).enqueue_call(
+        batches.DRAIN_FUNC, args=("jira",), job_id=job_id
+    )
+
+    _work(conn)
+
+    assert _link_posts(sandbox) == ["/rest/api/2/issue/BA-99/remotelink"]
+    assert conn.exists(batches.IN_FLIGHT_KEY.format(job_id=job_id)) == 0
+
+
+def test_units_left_without_a_drain_are_found_by_the_maintenance(
+    conn: redis.Redis, sandbox: RunningSandbox
+) -> None:
+    _add(conn, "BA-50")  # the event job died before it queued the drain
+
+    settings = context.current().settings
+    assert batches.arm_idle(conn, settings) == ["jira"]
+    assert batches.arm_idle(conn, settings) == []  # armed once, not per maintenance round
+    _work(conn)
+
+    assert len(_link_posts(sandbox)) == 1
+
+
+def test_a_call_refused_in_a_drain_becomes_a_failed_job_of_its_own(
+    conn: redis.Redis, sandbox: RunningSandbox
+) -> None:
+    with SandboxControl(sandbox.url) as control:
+        control.add_fault(api="jira", method="POST", path="/issue/BA-61/remotelink", status=400)
+    for issue in ("BA-60", "BA-61", "BA-62"):
+        _add(conn, issue)
+    batches.arm(conn, "jira", context.current().settings)
+
+    _work(conn)
+
+    # The drain went on past the refused call; the refused one waits in the failed registry.
+    assert len([path for path in _link_posts(sandbox) if "BA-6" in path]) == 3
+    failed = FailedJobRegistry(JIRA_QUEUE, connection=conn, serializer=JSONSerializer)
+    assert failed.get_job_ids() == ["calls-event-BA-61-jira"]
+    job = Queue(JIRA_QUEUE, connection=conn, serializer=JSONSerializer).fetch_job("calls-event-BA-61-jira")
+    assert job is not None
+    assert job.meta["upstream_status"] == 400
+    assert job.meta["event_id"] == "event-BA-61"
+    assert job.args[2] == _unit_actions("BA-61", "event-BA-61")  # a requeue makes only the refused call
