@@ -154,6 +154,13 @@ def test_keda_scales_workers_on_every_queue_the_worker_reads() -> None:
     for queue in queue_names():
         assert f'"{queue}"' in text
     assert 'printf "rq:queue:%s"' in text
+    # ...and on the events whose calls wait for a drain job, which are not RQ jobs of their own.
+    from bridge import constants
+
+    assert constants.CALLS_WAITING_KEY == "bridge:calls:{destination}:waiting"
+    assert 'printf "bridge:calls:%s:waiting"' in text
+    for destination in constants.DESTINATIONS:
+        assert f'"{destination}"' in text
 
 
 def test_notes_print_the_webhook_urls() -> None:
