@@ -49,6 +49,8 @@ def test_procfile_under_honcho_links_a_ticket_and_stops_cleanly(e2e: Bridge, tmp
     finally:
         honcho.send_signal(signal.SIGTERM)
         code = honcho.wait(timeout=30)
+        # On a failure, pytest shows this with the test's output.
+        print((tmp_path / "honcho.log").read_text())
     log = (tmp_path / "honcho.log").read_text()
     # honcho runs each command through a shell and reports the SIGTERM it passed on (143 / -15): a stop
     # that completed within the wait above, with no traceback, is the clean stop a platform expects.
