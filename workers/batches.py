@@ -11,7 +11,8 @@ answer, that operators requeue as any other.
 
 Nothing is lost on a crash: a unit is on the waiting list or in exactly one drain job's in-flight list
 until its calls are made (the move is one Lua step); a drain job that RQ runs again after its worker died
-finishes its in-flight unit first (the calls already made are skipped by their idempotency keys).
+finishes its in-flight unit first (the calls already made are skipped by their idempotency keys), and
+the maintenance returns the in-flight unit of a drain job that will not run again to the waiting list.
 
 Arming: a drain job deletes its destination's flag before it takes units, so a unit added later is
 either taken by that job or arms a new one; the workers' maintenance arms any destination whose units
@@ -30,8 +31,11 @@ import orjson
 from redis import Redis
 from redis.client import Pipeline
 from rq import get_current_job
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 from bridge import constants
+from bridge.redis_conn import text
 from bridge.settings import Settings
 from workers import context
 
@@ -40,6 +44,8 @@ log = logging.getLogger("bridge.worker")
 WAITING_KEY = constants.CALLS_WAITING_KEY
 ARMED_KEY = constants.KEY_PREFIX + "calls:{destination}:armed"
 IN_FLIGHT_KEY = constants.KEY_PREFIX + "calls:in-flight:{job_id}"
+IN_FLIGHT_JOBS_KEY = constants.KEY_PREFIX + "calls:in-flight"
+"""Set of ``destination|job id`` of the drain jobs that took a unit (the maintenance checks them)."""
 DRAIN_FUNC = "workers.batches.drain"
 ARMED_TTL_S = 10
 """How long a destination counts as having a drain job queued: should that job be lost (deleted by an
@@ -56,7 +62,15 @@ _NEXT = """
 if ARGV[1] ~= '' then redis.call('LREM', KEYS[2], 1, ARGV[1]) end
 local left = redis.call('LINDEX', KEYS[2], 0)
 if left then return left end
-return redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+if unit then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
+return unit
+"""
+# Give the in-flight unit of a drain job that will not run again back to its destination's waiting list.
+_RETURN = """
+local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')
+if not unit then redis.call('SREM', KEYS[3], ARGV[1]) end
+return unit
 """
 
 
@@ -87,12 +101,32 @@ def arm(conn: Redis, destination: str, settings: Settings) -> str | None:
 
 
 def arm_idle(conn: Redis, settings: Settings) -> list[str]:
-    """Arm every destination whose units wait with no drain flag (the workers' maintenance)."""
+    """Arm every destination whose units wait with no drain flag (the workers' maintenance).
+
+    First, units left in flight by a drain job that will not run again (failed for good after its
+    retries, deleted, expired) go back to their waiting lists.
+    """
+    _return_orphans(conn)
     armed = []
     for destination in constants.DESTINATIONS:
         if conn.llen(WAITING_KEY.format(destination=destination)) and arm(conn, destination, settings):
             armed.append(destination)
     return armed
+
+
+def _return_orphans(conn: Redis) -> None:
+    returning = conn.register_script(_RETURN)
+    for member in conn.smembers(IN_FLIGHT_JOBS_KEY):
+        destination, _, job_id = text(member).partition("|")
+        job = Job.fetch_many([job_id], connection=conn, serializer=JSONSerializer)[0]
+        if job is not None and job.get_status(refresh=False) in _MAY_RUN_AGAIN:
+            continue
+        keys = [IN_FLIGHT_KEY.format(job_id=job_id), WAITING_KEY.format(destination=destination)]
+        while returning(keys=[*keys, IN_FLIGHT_JOBS_KEY], args=[member]) is not None:
+            log.warning("returned a unit left in flight by drain job %s to the waiting list", job_id)
+
+
+_MAY_RUN_AGAIN = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def waiting(conn: Redis) -> dict[str, int]:
@@ -113,16 +147,24 @@ def drain(destination: str) -> dict[str, Any]:
     conn: Redis = job.connection
     settings = context.current().settings
     conn.delete(ARMED_KEY.format(destination=destination))
-    keys = [WAITING_KEY.format(destination=destination), IN_FLIGHT_KEY.format(job_id=job.id)]
+    keys = [
+        WAITING_KEY.format(destination=destination),
+        IN_FLIGHT_KEY.format(job_id=job.id),
+        IN_FLIGHT_JOBS_KEY,
+    ]
+    member = f"{destination}|{job.id}"
     take = conn.register_script(_NEXT)
     deadline = time.monotonic() + settings.calls_job_timeout_s / 2
     in_hand: bytes = b""
     units = failed = 0
     while True:
         if in_hand and (STOPPING.is_set() or units >= DRAIN_MAX_UNITS or time.monotonic() > deadline):
-            conn.lrem(keys[1], 1, in_hand.decode())
+            with conn.pipeline(transaction=True) as pipe:
+                pipe.lrem(keys[1], 1, in_hand.decode())
+                pipe.srem(IN_FLIGHT_JOBS_KEY, member)
+                pipe.execute()
             break
-        raw = take(keys=keys, args=[in_hand])
+        raw = take(keys=keys, args=[in_hand, member])
         if raw is None:
             break
         unit = orjson.loads(raw)

@@ -9,6 +9,7 @@ import orjson
 import pytest
 import redis
 from rq import Queue
+from rq.job import JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
@@ -137,3 +138,29 @@ def test_a_call_refused_in_a_drain_becomes_a_failed_job_of_its_own(
     assert job.meta["upstream_status"] == 400
     assert job.meta["event_id"] == "event-BA-61"
     assert job.args[2] == _unit_actions("BA-61", "event-BA-61")  # a requeue makes only the refused call
+
+
+def test_a_unit_in_flight_of_a_drain_that_failed_for_good_goes_back_to_waiting(
+    conn: redis.Redis, sandbox: RunningSandbox
+) -> None:
+    # A drain job took the unit, then failed for good (its retries used up): it will not run again.
+    event_id = "event-BA-70"
+    unit = {"event_id": event_id, "destination": "jira", "actions": _unit_actions("BA-70", event_id)}
+    queue = Queue(JIRA_QUEUE, connection=conn, serializer=JSONSerializer)
+    dead = queue.enqueue_call(batches.DRAIN_FUNC, args=("jira",), job_id="drain-jira-dead")
+    queue.remove(dead)
+    dead.set_status(JobStatus.FAILED)
+    FailedJobRegistry(queue=queue).add(dead, ttl=600, exc_string="killed three times")
+    conn.rpush(batches.IN_FLIGHT_KEY.format(job_id=dead.id), orjson.dumps(unit))
+    conn.sadd(batches.IN_FLIGHT_JOBS_KEY, f"jira|{dead.id}")
+    # A drain job that may still run keeps its unit.
+    alive = queue.enqueue_call(batches.DRAIN_FUNC, args=("jira",), job_id="drain-jira-alive")
+    conn.rpush(batches.IN_FLIGHT_KEY.format(job_id=alive.id), orjson.dumps({**unit, "event_id": "kept"}))
+    conn.sadd(batches.IN_FLIGHT_JOBS_KEY, f"jira|{alive.id}")
+
+    assert batches.arm_idle(conn, context.current().settings) == ["jira"]
+
+    assert conn.exists(batches.IN_FLIGHT_KEY.format(job_id=dead.id)) == 0
+    assert conn.smembers(batches.IN_FLIGHT_JOBS_KEY) == {f"jira|{alive.id}".encode()}
+    assert batches.waiting(conn)["jira"] == 1
+    assert conn.llen(batches.IN_FLIGHT_KEY.format(job_id=alive.id)) == 1
