@@ -187,6 +187,15 @@ def _count_call(pipe: Any, call: CallRecord, now: float) -> None:
         pipe.hset(stats, mapping={"last_error": orjson.dumps(error), "last_error_at": now})
 
 
+def waiting_calls(conn: Redis) -> dict[str, int]:
+    """Return how many events' calls wait for each destination's next drain job (``workers/batches.py``)."""
+    with conn.pipeline(transaction=False) as pipe:
+        for destination in constants.DESTINATIONS:
+            pipe.llen(constants.CALLS_WAITING_KEY.format(destination=destination))
+        counts = pipe.execute()
+    return dict(zip(constants.DESTINATIONS, (int(count) for count in counts), strict=True))
+
+
 def note_backoff(conn: Redis, destination: str, until: float, rate_limited: bool) -> None:
     """Remember that calls to ``destination`` wait until ``until`` (shown on the overview)."""
     field_name = "rate_limited_until" if rate_limited else "backoff_until"

@@ -3,7 +3,7 @@
 ``process_event`` puts each destination's share of an event's calls (a *unit*: event id, destination,
 actions) on the destination's waiting list and makes sure a drain job is queued on the destination's
 queue. A drain job takes the units one at a time into its own in-flight list, makes their calls
-(``jobs.make_calls``) and drops them: RQ's own cost per job (about 3 ms of worker CPU and some forty
+(``jobs.drain_calls``) and drops them: RQ's own cost per job (about 3 ms of worker CPU and some forty
 Redis commands) is paid once for many events instead of once per event and destination. A unit whose
 calls must wait (Retry-After, backoff, a busy target) continues as an ordinary scheduled ``run_calls``
 job, and one that fails for good becomes a ``run_calls`` job in the failed registry, with the upstream's
@@ -23,21 +23,20 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from redis import Redis
 from redis.client import Pipeline
-from rq import get_current_job
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from bridge import constants
+from bridge import constants, records
 from bridge.redis_conn import text
 from bridge.settings import Settings
-from workers import context
+from workers.queues import ABANDONED_RETRY, calls_queue
 
 log = logging.getLogger("bridge.worker")
 
@@ -46,7 +45,7 @@ ARMED_KEY = constants.KEY_PREFIX + "calls:{destination}:armed"
 IN_FLIGHT_KEY = constants.KEY_PREFIX + "calls:in-flight:{job_id}"
 IN_FLIGHT_JOBS_KEY = constants.KEY_PREFIX + "calls:in-flight"
 """Set of ``destination|job id`` of the drain jobs that took a unit (the maintenance checks them)."""
-DRAIN_FUNC = "workers.batches.drain"
+DRAIN_FUNC = "workers.jobs.drain_calls"
 ARMED_TTL_S = 10
 """How long a destination counts as having a drain job queued: should that job be lost (deleted by an
 operator, say), the next event or the maintenance queues another after this, not never."""
@@ -80,24 +79,32 @@ def add(pipe: Pipeline, event_id: str, destination: str, actions: list[dict[str,
     pipe.rpush(WAITING_KEY.format(destination=destination), orjson.dumps(unit))
 
 
-def arm(conn: Redis, destination: str, settings: Settings) -> str | None:
-    """Queue a drain job for ``destination`` unless one is queued already; return its id if queued."""
-    if not conn.set(ARMED_KEY.format(destination=destination), 1, nx=True, ex=ARMED_TTL_S):
-        return None
-    from workers.jobs import ABANDONED_RETRY, calls_queue  # jobs imports this module
-
-    job = calls_queue(conn, destination).enqueue_call(
-        DRAIN_FUNC,
-        args=(destination,),
-        job_id=f"drain-{destination}-{uuid.uuid4().hex[:12]}",
-        timeout=settings.calls_job_timeout_s,
-        result_ttl=constants.DRAIN_JOB_RESULT_TTL_S,
-        failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
-        description=f"{destination} calls of the waiting events",
-        meta={"destination": destination},
-        retry=ABANDONED_RETRY,
-    )
-    return str(job.id)
+def arm(conn: Redis, destinations: Iterable[str], settings: Settings) -> list[str]:
+    """Queue a drain job for each destination that has none queued; return those it queued for."""
+    destinations = list(destinations)
+    with conn.pipeline(transaction=False) as pipe:
+        for destination in destinations:
+            pipe.set(ARMED_KEY.format(destination=destination), 1, nx=True, ex=ARMED_TTL_S)
+        flags = pipe.execute()
+    armed = [destination for destination, flag in zip(destinations, flags, strict=True) if flag]
+    if not armed:
+        return []
+    with conn.pipeline() as pipe:
+        for destination in armed:
+            calls_queue(conn, destination).enqueue_call(
+                DRAIN_FUNC,
+                args=(destination,),
+                job_id=f"drain-{destination}-{uuid.uuid4().hex[:12]}",
+                timeout=settings.calls_job_timeout_s,
+                result_ttl=constants.DRAIN_JOB_RESULT_TTL_S,
+                failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+                description=f"{destination} calls of the waiting events",
+                meta={"destination": destination},
+                retry=ABANDONED_RETRY,
+                pipeline=pipe,
+            )
+        pipe.execute()
+    return armed
 
 
 def arm_idle(conn: Redis, settings: Settings) -> list[str]:
@@ -107,11 +114,32 @@ def arm_idle(conn: Redis, settings: Settings) -> list[str]:
     retries, deleted, expired) go back to their waiting lists.
     """
     _return_orphans(conn)
-    armed = []
-    for destination in constants.DESTINATIONS:
-        if conn.llen(WAITING_KEY.format(destination=destination)) and arm(conn, destination, settings):
-            armed.append(destination)
-    return armed
+    waiting = records.waiting_calls(conn)
+    return arm(conn, [destination for destination, count in waiting.items() if count], settings)
+
+
+def disarm(conn: Redis, destination: str) -> None:
+    """Say that the destination's queued drain job has started: the next unit added arms a new one."""
+    conn.delete(ARMED_KEY.format(destination=destination))
+
+
+def take(conn: Redis, destination: str, job_id: str, finished: bytes = b"") -> bytes | None:
+    """Drop the unit ``finished`` from the drain job's in-flight list and take the next one into it."""
+    keys = [
+        WAITING_KEY.format(destination=destination),
+        IN_FLIGHT_KEY.format(job_id=job_id),
+        IN_FLIGHT_JOBS_KEY,
+    ]
+    unit: bytes | None = conn.register_script(_NEXT)(keys=keys, args=[finished, f"{destination}|{job_id}"])
+    return unit
+
+
+def put_down(conn: Redis, destination: str, job_id: str, finished: bytes) -> None:
+    """Drop the unit ``finished`` from the in-flight list of a drain job that stops taking units."""
+    with conn.pipeline(transaction=True) as pipe:
+        pipe.lrem(IN_FLIGHT_KEY.format(job_id=job_id), 1, finished.decode())
+        pipe.srem(IN_FLIGHT_JOBS_KEY, f"{destination}|{job_id}")
+        pipe.execute()
 
 
 def _return_orphans(conn: Redis) -> None:
@@ -127,57 +155,3 @@ def _return_orphans(conn: Redis) -> None:
 
 
 _MAY_RUN_AGAIN = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-
-
-def waiting(conn: Redis) -> dict[str, int]:
-    """Return how many units wait for each destination (for the overview)."""
-    with conn.pipeline(transaction=False) as pipe:
-        for destination in constants.DESTINATIONS:
-            pipe.llen(WAITING_KEY.format(destination=destination))
-        counts = pipe.execute()
-    return dict(zip(constants.DESTINATIONS, (int(count) for count in counts), strict=True))
-
-
-def drain(destination: str) -> dict[str, Any]:
-    """Make the calls of waiting units for ``destination`` (an RQ job), within half the job's timeout."""
-    from workers.jobs import failed_calls_job, make_calls  # jobs imports this module
-
-    job = get_current_job()
-    assert job is not None, "runs inside an RQ job"
-    conn: Redis = job.connection
-    settings = context.current().settings
-    conn.delete(ARMED_KEY.format(destination=destination))
-    keys = [
-        WAITING_KEY.format(destination=destination),
-        IN_FLIGHT_KEY.format(job_id=job.id),
-        IN_FLIGHT_JOBS_KEY,
-    ]
-    member = f"{destination}|{job.id}"
-    take = conn.register_script(_NEXT)
-    deadline = time.monotonic() + settings.calls_job_timeout_s / 2
-    in_hand: bytes = b""
-    units = failed = 0
-    while True:
-        if in_hand and (STOPPING.is_set() or units >= DRAIN_MAX_UNITS or time.monotonic() > deadline):
-            with conn.pipeline(transaction=True) as pipe:
-                pipe.lrem(keys[1], 1, in_hand.decode())
-                pipe.srem(IN_FLIGHT_JOBS_KEY, member)
-                pipe.execute()
-            break
-        raw = take(keys=keys, args=[in_hand, member])
-        if raw is None:
-            break
-        unit = orjson.loads(raw)
-        description = f"{destination} calls of event {unit['event_id']}"
-        meta = {"event_id": unit["event_id"], "destination": destination}
-        outcome = make_calls(
-            conn, unit["event_id"], destination, unit["actions"], 1, job.id, description, meta
-        )
-        if outcome.failed_meta is not None:
-            failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
-            failed += 1
-        in_hand = raw
-        units += 1
-    if conn.llen(keys[0]):
-        arm(conn, destination, settings)
-    return {"units": units, "failed": failed}

@@ -1,12 +1,15 @@
 """RQ jobs: module-level functions taking JSON-safe arguments (enqueued with the JSON serializer).
 
-``process_event`` (queue ``bridge-events``): record the event, plan its calls with the rules, and fan them
-out, one job per destination (``bridge-calls-<destination>``), so a slow or failing upstream holds up only
-its own queue while an event's dependent calls to one destination stay in order in one job.
+``process_event`` (queue ``bridge-events``): record the event, plan its calls with the rules, and put each
+destination's share on that destination's waiting list (``batches.py``), so a slow or failing upstream
+holds up only its own queue while an event's dependent calls to one destination stay in order.
 
-``run_calls``: make the calls (``executor.py``). A retryable failure reschedules the job with the calls
-not yet done (``enqueue_in``: the worker never sleeps); a permanent one ends in RQ's failed registry with
-the upstream's status and answer in the job's meta, after the job's other calls have been made.
+``drain_calls`` (queue ``bridge-calls-<destination>``): make the waiting events' calls, many events per job.
+``run_calls``: make one event's calls to one destination: a retry, a requeued failure, a reconcile.
+Both make calls with ``make_calls`` (``executor.py`` per call): a retryable failure schedules a
+``run_calls`` job with the calls not yet done (``enqueue_at``: the worker never sleeps); a permanent one
+ends in RQ's failed registry with the upstream's status and answer in the job's meta, after the other
+calls have been made.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from redis import Redis
-from rq import Queue, Retry, get_current_job
+from rq import get_current_job
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
@@ -29,15 +33,12 @@ from bridge.event import Event
 from bridge.rules import PlannedAction, RuleError
 from workers import batches, context
 from workers.executor import CallFailed, RetryLater
+from workers.queues import ABANDONED_RETRY, calls_queue
 
 log = logging.getLogger("bridge.worker")
 
-ABANDONED_RETRY = Retry(max=3)
-"""RQ re-queues a job abandoned by a dead worker while it has retries left; failures the bridge raises on
-purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with ``Retry-After``)."""
-
 PENDING_FIELD = "pending"
-"""Field of the event record counting its call jobs not finished yet."""
+"""Field of the event record counting its destinations whose calls are not finished yet."""
 
 
 class EventFailed(Exception):
@@ -73,8 +74,7 @@ def process_event(event: Event) -> dict[str, Any]:
     for action in planned:
         by_destination.setdefault(action.destination, []).append(action.to_dict())
     event_key = records.EVENT_KEY.format(event_id=event["id"])
-    # One transaction: the status, the call jobs and the ticket's keys (for rule 2's next comparison).
-    # A job re-run after a crash before it plans the same calls again, with the same job ids.
+    # One transaction: the waiting calls, the status and the ticket's keys (for rule 2's next comparison).
     with conn.pipeline(transaction=True) as pipe:
         for destination, actions in by_destination.items():
             batches.add(pipe, event["id"], destination, actions)
@@ -83,8 +83,7 @@ def process_event(event: Event) -> dict[str, Any]:
         linkindex.remember_references(pipe, event, settings.record_retention_s)
         pipe.execute()
     # A crash here leaves the units waiting: the workers' maintenance arms their destinations.
-    for destination in by_destination:
-        batches.arm(conn, destination, settings)
+    batches.arm(conn, by_destination, settings)
     _log(event, "planned", actions=len(planned))
     return {"outcome": "planned", "actions": len(planned)}
 
@@ -113,6 +112,39 @@ def _configured(
         }
         records.record_call(conn, action.event_id, record, worker.settings.record_retention_s)
     return kept
+
+
+def drain_calls(destination: str) -> dict[str, Any]:
+    """Make the calls of the events waiting for ``destination``, within half the job's timeout."""
+    job = _current_job()
+    conn: Redis = job.connection
+    settings = context.current().settings
+    batches.disarm(conn, destination)
+    deadline = time.monotonic() + settings.calls_job_timeout_s / 2
+    in_hand = b""
+    units = failed = 0
+    while True:
+        stop = batches.STOPPING.is_set() or units >= batches.DRAIN_MAX_UNITS or time.monotonic() > deadline
+        if in_hand and stop:
+            batches.put_down(conn, destination, job.id, in_hand)
+            break
+        raw = batches.take(conn, destination, job.id, in_hand)
+        if raw is None:
+            break
+        unit = orjson.loads(raw)
+        description = f"{destination} calls of event {unit['event_id']}"
+        meta = {"event_id": unit["event_id"], "destination": destination}
+        outcome = make_calls(
+            conn, unit["event_id"], destination, unit["actions"], 1, job.id, description, meta
+        )
+        if outcome.failed_meta is not None:
+            failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
+            failed += 1
+        in_hand = raw
+        units += 1
+    if conn.llen(constants.CALLS_WAITING_KEY.format(destination=destination)):
+        batches.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
+    return {"units": units, "failed": failed}
 
 
 @dataclass(frozen=True)
@@ -284,13 +316,6 @@ def _fail_job(job: Job, meta: dict[str, Any]) -> None:
     job.meta.update(meta)
     job.save_meta()  # type: ignore[no-untyped-call]  # rq leaves save_meta unannotated
     job.retries_left = 0
-
-
-def calls_queue(conn: Redis, destination: str) -> Queue:
-    """Return the queue of ``destination``'s calls."""
-    return Queue(
-        constants.CALLS_QUEUE.format(destination=destination), connection=conn, serializer=JSONSerializer
-    )
 
 
 def _log(event: Event, outcome: str, **extra: Any) -> None:

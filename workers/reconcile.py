@@ -19,7 +19,7 @@ from bridge.clients import Clients
 from bridge.clients.errors import PermanentUpstreamError
 from bridge.rules import PlannedAction
 from bridge.settings import Settings
-from workers.jobs import ABANDONED_RETRY, calls_queue
+from workers.queues import ABANDONED_RETRY, calls_queue
 
 
 @dataclass

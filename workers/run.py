@@ -130,6 +130,7 @@ class BridgeWorker(SimpleWorker):
         date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
         log_format: str = DEFAULT_LOGGING_FORMAT,
     ) -> None:
+        # RQ's own method, but with a ThreadScheduler: RQ names RQScheduler directly and has no hook.
         scheduler = ThreadScheduler(
             self.queues,
             connection=self.connection,

@@ -58,15 +58,17 @@ def overview(conn: Redis) -> dict[str, Any]:
     """Return every queue's counts, the workers, per-minute figures and each destination's health."""
     now = time.time()
     queues = []
+    # Events whose calls wait for the destination's next drain job (not RQ jobs of their own).
+    waiting = records.waiting_calls(conn)
     for name in queue_names():
         queue = Queue(name, connection=conn, serializer=JSONSerializer)
         counts = {"queued": queue.count}
         for registry_name, registry in REGISTRIES.items():
             counts[registry_name] = registry(queue=queue).count
         destination = _destination(name)
-        # Events whose calls wait for the destination's next drain job (not RQ jobs of their own).
-        waiting = conn.llen(constants.CALLS_WAITING_KEY.format(destination=destination)) if destination else 0
-        queues.append({"name": name, "destination": destination, "waiting": waiting, **counts})
+        queues.append(
+            {"name": name, "destination": destination, "waiting": waiting.get(destination or "", 0), **counts}
+        )
     workers = [
         {
             "name": worker.name,

@@ -13,7 +13,7 @@ from rq.job import JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import constants
+from bridge import constants, records
 from bridge.rules import PlannedAction
 from bridge.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 from workers import batches, context
@@ -75,14 +75,14 @@ def _link_posts(sandbox: RunningSandbox) -> list[str]:
 def test_many_events_calls_are_made_by_one_job(conn: redis.Redis, sandbox: RunningSandbox) -> None:
     for number in range(30):
         _add(conn, f"BA-{number}")
-        batches.arm(conn, "jira", context.current().settings)  # as each event job does
+        batches.arm(conn, ["jira"], context.current().settings)  # as each event job does
 
     _work(conn)
 
     assert len(_link_posts(sandbox)) == 30
     finished = FinishedJobRegistry(JIRA_QUEUE, connection=conn, serializer=JSONSerializer).get_job_ids()
     assert len(finished) == 1  # the other 29 arms found the first drain queued
-    assert batches.waiting(conn)["jira"] == 0
+    assert records.waiting_calls(conn)["jira"] == 0
     assert list(conn.scan_iter(batches.IN_FLIGHT_KEY.format(job_id="*"))) == []
 
 
@@ -125,7 +125,7 @@ def test_a_call_refused_in_a_drain_becomes_a_failed_job_of_its_own(
         control.add_fault(api="jira", method="POST", path="/issue/BA-61/remotelink", status=400)
     for issue in ("BA-60", "BA-61", "BA-62"):
         _add(conn, issue)
-    batches.arm(conn, "jira", context.current().settings)
+    batches.arm(conn, ["jira"], context.current().settings)
 
     _work(conn)
 
@@ -162,5 +162,5 @@ def test_a_unit_in_flight_of_a_drain_that_failed_for_good_goes_back_to_waiting(
 
     assert conn.exists(batches.IN_FLIGHT_KEY.format(job_id=dead.id)) == 0
     assert conn.smembers(batches.IN_FLIGHT_JOBS_KEY) == {f"jira|{alive.id}".encode()}
-    assert batches.waiting(conn)["jira"] == 1
+    assert records.waiting_calls(conn)["jira"] == 1
     assert conn.llen(batches.IN_FLIGHT_KEY.format(job_id=alive.id)) == 1
