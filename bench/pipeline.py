@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bridge import samples
 from bridge.embedded_redis import free_port
-from bridge.sandbox import SandboxConfig, SandboxControl
+from bridge.upstreams.sandbox import SandboxConfig, SandboxControl
 
 ZENDESK_SECRET = "bench-zendesk-secret"
 FORKING_WORKER = (

@@ -83,3 +83,6 @@ DEFAULT_RECORD_RETENTION_S = 14 * 24 * 3600
 
 DEFAULT_IDEMPOTENCY_TTL_S = 30 * 24 * 3600
 """Default of BRIDGE_IDEMPOTENCY_TTL_S: how long a completed call's key keeps it from being made again."""
+
+UPSTREAM_BODY_LIMIT = 4096
+"""Upstream answers are kept up to this many characters (enough for any documented error shape)."""

@@ -15,7 +15,7 @@ from redis.client import Pipeline
 from bridge import constants
 from bridge.event import Event
 from bridge.redis_conn import text
-from bridge.rules import Linked
+from bridge.rules.model import Linked
 
 TICKET_KEY = constants.KEY_PREFIX + "links:ticket:{ticket_id}"
 ISSUE_KEY = constants.KEY_PREFIX + "links:issue:{issue_key}"

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from bridge.clients import Clients, clients_from_settings
-from bridge.rules import RuleSet, load_rules
+from bridge.rules.loader import load_rules
+from bridge.rules.ruleset import RuleSet
 from bridge.settings import Settings
+from bridge.upstreams import Clients, clients_from_settings
 from workers.executor import Executor
 
 

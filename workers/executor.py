@@ -26,12 +26,19 @@ import orjson
 from redis import Redis
 
 from bridge import constants, records
-from bridge.clients import Clients
-from bridge.clients.errors import RateLimited, RequestRefused, RetryableUpstreamError, UpstreamError
-from bridge.rules import PlannedAction
+from bridge.errors import (
+    CallFailed,
+    NotConfigured,
+    RateLimited,
+    RequestRefused,
+    RetryableUpstreamError,
+    RetryLater,
+    UpstreamError,
+)
+from bridge.rules.model import PlannedAction
 from bridge.settings import Settings
+from bridge.upstreams import Clients, actions
 from workers import ratelimit
-from workers.calls import CALLS, NotConfigured
 
 IDEMPOTENCY_KEY = constants.KEY_PREFIX + "idem:{key}"
 CLAIM_KEY = constants.KEY_PREFIX + "claim:{target}"
@@ -68,26 +75,6 @@ class _Claim:
     sequence_key: str
     token: str
     released: bool = False
-
-
-class RetryLater(Exception):
-    """The call could not be made now; try the job again after ``delay_s``."""
-
-    def __init__(self, delay_s: float, reason: str, rate_limited: bool = False, counts: bool = True) -> None:
-        super().__init__(reason)
-        self.delay_s = delay_s
-        self.reason = reason
-        self.rate_limited = rate_limited
-        # A busy target or the bridge's own rate limit is not a failed attempt.
-        self.counts = counts
-
-
-class CallFailed(Exception):
-    """The call failed for good; ``record`` says how (upstream status and answer)."""
-
-    def __init__(self, record: records.CallRecord) -> None:
-        super().__init__(record.get("error") or "call failed")
-        self.record = record
 
 
 @dataclass
@@ -157,7 +144,8 @@ class Executor:
                 raise RetryLater(wait, f"{action.destination} rate limit ({limit:g}/s)", True, counts=False)
         started = time.perf_counter()
         try:
-            result = CALLS[action.kind](self.clients, self.conn, action.params, action.idempotency_key)
+            perform = actions()[action.kind].perform
+            result = perform(self.clients, self.conn, action.params, action.idempotency_key)
         except RetryableUpstreamError as error:
             record["ms"] = (time.perf_counter() - started) * 1000
             self._end_claim(claim)

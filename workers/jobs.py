@@ -29,20 +29,16 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bridge import constants, linkindex, records
+from bridge.errors import CallFailed, EventFailed, RetryLater, RuleError
 from bridge.event import Event
-from bridge.rules import PlannedAction, RuleError
+from bridge.rules.model import PlannedAction
 from workers import batches, context
-from workers.executor import CallFailed, RetryLater
 from workers.queues import ABANDONED_RETRY, calls_queue
 
 log = logging.getLogger("bridge.worker")
 
 PENDING_FIELD = "pending"
 """Field of the event record counting its destinations whose calls are not finished yet."""
-
-
-class EventFailed(Exception):
-    """An event's calls failed for good; the message names each call and the upstream's answer."""
 
 
 def _current_job() -> Job:
@@ -94,7 +90,7 @@ def _configured(
     """Keep the actions whose upstream is configured; record the others as skipped, with the reason."""
     kept = []
     for action in planned:
-        if getattr(worker.clients, action.destination) is not None:
+        if action.destination in worker.clients:
             kept.append(action)
             continue
         now = time.time()

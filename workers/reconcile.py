@@ -15,10 +15,12 @@ from typing import Any
 from redis import Redis
 
 from bridge import constants, linkindex
-from bridge.clients import Clients
-from bridge.clients.errors import PermanentUpstreamError
-from bridge.rules import PlannedAction
+from bridge.errors import NotConfigured, PermanentUpstreamError
+from bridge.rules.model import PlannedAction
 from bridge.settings import Settings
+from bridge.upstreams import Clients
+from bridge.upstreams.jira.client import JiraClient
+from bridge.upstreams.zendesk.client import ZendeskClient
 from workers.queues import ABANDONED_RETRY, calls_queue
 
 
@@ -35,20 +37,21 @@ class Drift:
 
 def reconcile(conn: Redis, clients: Clients, settings: Settings, since: datetime | None = None) -> Drift:
     """Compare the link index with Zendesk's links and Jira's remote links; enqueue the missing calls."""
-    if clients.zendesk is None or clients.jira is None or not settings.zendesk_base_url:
-        raise ValueError("reconcile needs Zendesk and Jira configured (ZENDESK_* and JIRA_* variables)")
+    zendesk, jira = clients.get("zendesk", ZendeskClient), clients.get("jira", JiraClient)
+    if zendesk is None or jira is None or not settings.zendesk_base_url:
+        raise NotConfigured("reconcile needs Zendesk and Jira configured (ZENDESK_* and JIRA_* variables)")
     drift = Drift()
     run_id = f"reconcile-{int(time.time())}"
     sequence = int(time.time() * 1000)
     at_zendesk: set[tuple[str, str]] = set()
-    for link in clients.zendesk.iter_links():
+    for link in zendesk.iter_links():
         at_zendesk.add((link.ticket_id, link.issue_key))
         if since is not None and link.updated_at and datetime.fromisoformat(link.updated_at) < since:
             continue
         drift.zendesk_links_seen += 1
         linkindex.add(conn, link.ticket_id, link.issue_key, link.id)
         global_id = f"system={settings.zendesk_base_url}&id={link.ticket_id}"
-        if not _remote_link_exists(clients, link.issue_key, global_id):
+        if not _remote_link_exists(jira, link.issue_key, global_id):
             drift.remote_links_missing.append(f"{link.issue_key} ← Zendesk #{link.ticket_id}")
             action = _action(
                 "jira.remote_link.upsert",
@@ -84,10 +87,9 @@ def reconcile(conn: Redis, clients: Clients, settings: Settings, since: datetime
     return drift
 
 
-def _remote_link_exists(clients: Clients, issue_key: str, global_id: str) -> bool:
-    assert clients.jira is not None
+def _remote_link_exists(jira: JiraClient, issue_key: str, global_id: str) -> bool:
     try:
-        return bool(clients.jira.list_remote_links(issue_key, global_id=global_id))
+        return bool(jira.list_remote_links(issue_key, global_id=global_id))
     except PermanentUpstreamError as error:
         # Jira answers 404 for a globalId the issue has no link with.
         if error.status == 404:

@@ -70,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
 def _start_sandbox(
     args: argparse.Namespace, env: dict[str, str], children: list[subprocess.Popen[bytes]]
 ) -> str:
-    if importlib.util.find_spec("bridge.sandbox") is None:
+    if importlib.util.find_spec("bridge.upstreams.sandbox") is None:
         return "no sandbox in this build: upstream calls go to the configured base URLs"
-    from bridge.sandbox import SandboxConfig  # type: ignore[import-not-found,unused-ignore]
+    from bridge.upstreams.sandbox import SandboxConfig  # type: ignore[import-not-found,unused-ignore]
 
     port = args.sandbox_port or free_port()
     base_url = f"http://127.0.0.1:{port}"

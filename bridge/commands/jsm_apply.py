@@ -1,6 +1,6 @@
 """``bridge jsm apply FILE``: make a JSM ops integration's actions match a YAML or JSON file.
 
-The plan comes from ``bridge.jsm_plan`` (pure); this module only reads the integration and applies it.
+The plan comes from ``bridge.upstreams.jsm.apply`` (pure); this module only reads the integration and applies it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import argparse
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from bridge.jsm_plan import (
+from bridge.errors import RulesError
+from bridge.settings import Settings
+from bridge.upstreams.jsm.apply import (
     Create,
     Delete,
     DesiredActions,
@@ -20,11 +22,9 @@ from bridge.jsm_plan import (
     plan_actions,
     plan_moves,
 )
-from bridge.rules import RulesError
-from bridge.settings import Settings
 
 if TYPE_CHECKING:
-    from bridge.clients.jsm import JsmOpsClient
+    from bridge.upstreams.jsm.client import JsmOpsClient
 
 HELP = "make a JSM ops integration's actions match a YAML/JSON file (create, patch, delete, reorder)"
 
@@ -52,17 +52,19 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     # Imported when the command runs: the CLI imports every command module just to build its parser.
-    from bridge.clients import clients_from_settings
-    from bridge.clients.errors import UpstreamError
+    from bridge.errors import UpstreamError
+    from bridge.upstreams import clients_from_settings
+    from bridge.upstreams.jsm.client import JsmOpsClient
 
     with clients_from_settings(settings) as clients:
-        if clients.jsm is None:
+        jsm = clients.get("jsm", JsmOpsClient)
+        if jsm is None:
             print(
                 "bridge jsm apply: JSM is not configured: set JSM_OPS_BASE_URL, JSM_EMAIL and JSM_API_TOKEN"
             )
             return 2
         try:
-            return apply(clients.jsm, integration, desired, dry_run=args.dry_run)
+            return apply(jsm, integration, desired, dry_run=args.dry_run)
         except UpstreamError as exc:
             print(f"bridge jsm apply: {exc}")
             return 1

@@ -7,9 +7,9 @@ import time
 from datetime import datetime
 
 from bridge import logs
-from bridge.clients import clients_from_settings
 from bridge.redis_conn import sync_client
 from bridge.settings import Settings
+from bridge.upstreams import clients_from_settings
 from workers.reconcile import reconcile
 
 HELP = "compare the link index with Zendesk's links and Jira's remote links; enqueue what is missing"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from bridge.rules import RulesError, load_rules
+from bridge.errors import RulesError
+from bridge.rules.loader import load_rules
 
 HELP = "validate a rules file and print errors with their line"
 

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported when the command runs: the CLI imports every command module just to build its parser.
     import uvicorn
 
-    from bridge.sandbox import SandboxConfig, create_app
+    from bridge.upstreams.sandbox import SandboxConfig, create_app
 
     config = SandboxConfig(latency_s=args.latency)
     port = args.port or free_port()

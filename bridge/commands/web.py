@@ -8,7 +8,7 @@ import os
 import uvicorn
 
 from bridge import logs
-from bridge.rules import load_rules
+from bridge.rules.loader import load_rules
 from bridge.settings import Settings
 
 HELP = "serve the webhook receiver, health, metrics and dashboard on 0.0.0.0:$PORT"

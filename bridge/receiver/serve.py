@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from bridge import constants, logs
 from bridge.ops.web import operator_routes
 from bridge.receiver.app import create_app
-from bridge.rules import load_rules
+from bridge.rules.loader import load_rules
 from bridge.settings import Settings
 
 

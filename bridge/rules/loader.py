@@ -10,12 +10,14 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bridge.errors import RulesError
 from bridge.event import EVENT_TYPES
-from bridge.rules.actions import ACTIONS, coerce
-from bridge.rules.errors import RuleProblem, RulesError
+from bridge.rules.params import coerce
+from bridge.rules.problems import RuleProblem
 from bridge.rules.ruleset import ActionTemplate, Rule, RuleSet, When
 from bridge.rules.templates import CONTEXT_NAMES, ENVIRONMENT, Compiled, compile_expression, compile_template
 from bridge.rules.yamlnodes import INVALID, NodeReader, line_of
+from bridge.upstreams import action_specs
 
 DEFAULT_RULES = "default.yaml"
 """The packaged rules used when BRIDGE_RULES is unset."""
@@ -189,15 +191,16 @@ def _read_action(
     entries = reader.mapping(node, what)
     if entries is None:
         return None
+    known = action_specs()
     if "kind" not in entries:
-        reader.add(node, f"{what}: missing 'kind' (one of: {', '.join(ACTIONS)})")
+        reader.add(node, f"{what}: missing 'kind' (one of: {', '.join(known)})")
         return None
     kind = reader.text(entries["kind"], f"{what}: kind")
     if kind is None:
         return None
-    spec = ACTIONS.get(kind)
+    spec = known.get(kind)
     if spec is None:
-        reader.add(entries["kind"], f"{what}: unknown action kind {kind!r} (known: {', '.join(ACTIONS)})")
+        reader.add(entries["kind"], f"{what}: unknown action kind {kind!r} (known: {', '.join(known)})")
         return None
     what = f"{label}, action #{number} ({kind})"
     given = {key: value for key, value in entries.items() if key != "kind"}

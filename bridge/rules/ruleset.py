@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.errors import RuleError
 from bridge.event import Event
-from bridge.rules.actions import ActionSpec, coerce
 from bridge.rules.context import RulesSettings, rule_context
-from bridge.rules.errors import RuleError
 from bridge.rules.model import Linked, PlannedAction
+from bridge.rules.params import ActionSpec, coerce
 from bridge.rules.templates import Compiled
 from bridge.settings import Settings
 

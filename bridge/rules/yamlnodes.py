@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bridge.rules.errors import RuleProblem
+from bridge.rules.problems import RuleProblem
 
 _TEMPLATE_HINT = '(a value starting with {{ must be quoted, e.g. summary: "{{ event.data.subject }}")'
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 
 from bridge import samples
-from bridge.sandbox import SandboxConfig
+from bridge.upstreams.sandbox import SandboxConfig
 from tests.e2e.conftest import Bridge, wait_until
 
 

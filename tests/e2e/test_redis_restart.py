@@ -16,7 +16,7 @@ import redis
 
 from bridge import samples
 from bridge.embedded_redis import free_port
-from bridge.sandbox import SandboxConfig, serve_in_thread
+from bridge.upstreams.sandbox import SandboxConfig, serve_in_thread
 from tests.e2e.conftest import wait_until
 from tests.values import ZENDESK_SECRET
 

@@ -12,7 +12,7 @@ from rq import Queue
 
 from bridge import samples
 from bridge.receiver.app import create_app
-from bridge.rules import load_rules
+from bridge.rules.loader import load_rules
 from bridge.serving import ServerThread
 from bridge.settings import Settings
 from tests.receiver.conftest import send, signed_jira

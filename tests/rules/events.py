@@ -9,7 +9,7 @@ from typing import Any
 
 from bridge import samples
 from bridge.event import Event, build_event
-from bridge.rules import PlannedAction
+from bridge.rules.model import PlannedAction
 from bridge.settings import Secret, Settings
 from bridge.sources import jira, zendesk
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.rules import Linked, PlannedAction, RuleError, RuleSet, load_rules
+from bridge.errors import RuleError
+from bridge.rules.loader import load_rules
+from bridge.rules.model import Linked, PlannedAction
+from bridge.rules.ruleset import RuleSet
 from tests.rules.events import CONNECT_SETTINGS, SETTINGS, ZENDESK_URL, calls, issue, subscription, ticket
 
 GLOBAL_ID = f"system={ZENDESK_URL}&id=5001"

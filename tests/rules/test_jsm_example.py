@@ -7,7 +7,9 @@ from importlib import resources
 import pytest
 
 from bridge.event import Event
-from bridge.rules import Linked, RuleSet, load_rules
+from bridge.rules.loader import load_rules
+from bridge.rules.model import Linked
+from bridge.rules.ruleset import RuleSet
 from tests.rules.events import SETTINGS, issue
 
 EXAMPLE = str(resources.files("bridge.rules").joinpath("examples/jsm_maintenance.yaml"))

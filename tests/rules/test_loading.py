@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.rules import RuleProblem, RulesError, load_rules, parse_rules
+from bridge.errors import RulesError
+from bridge.rules.loader import load_rules, parse_rules
+from bridge.rules.problems import RuleProblem
 
 VALID_ACTION = """\
       - kind: zendesk.jira_link.create

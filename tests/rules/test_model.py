@@ -7,7 +7,8 @@ import json
 
 import orjson
 
-from bridge.rules import Linked, PlannedAction, load_rules
+from bridge.rules.loader import load_rules
+from bridge.rules.model import Linked, PlannedAction
 from tests.rules.events import SETTINGS, ticket
 
 

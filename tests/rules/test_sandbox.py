@@ -7,7 +7,10 @@ import textwrap
 
 import pytest
 
-from bridge.rules import Linked, RuleError, RulesError, RulesSettings, parse_rules
+from bridge.errors import RuleError, RulesError
+from bridge.rules.context import RulesSettings
+from bridge.rules.loader import parse_rules
+from bridge.rules.model import Linked
 from bridge.rules.ruleset import RuleSet
 from tests.rules.events import CONNECT_SETTINGS, ticket
 

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from bridge.rules import Linked, RuleError, RuleSet, parse_rules
+from bridge.errors import RuleError
+from bridge.rules.loader import parse_rules
+from bridge.rules.model import Linked
+from bridge.rules.ruleset import RuleSet
 from tests.rules.events import SETTINGS, ticket
 
 

@@ -14,8 +14,8 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bridge import constants, records
-from bridge.rules import PlannedAction
-from bridge.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from bridge.rules.model import PlannedAction
+from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 from workers import batches, context
 from workers.run import BridgeWorker
 

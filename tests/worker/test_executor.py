@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from bridge.clients import Clients, clients_from_settings
-from bridge.rules import PlannedAction
-from bridge.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from bridge.errors import CallFailed, RetryLater
+from bridge.rules.model import PlannedAction
 from bridge.settings import Settings
-from workers.executor import CLAIM_KEY, CallFailed, Executor, RetryLater
+from bridge.upstreams import Clients, clients_from_settings
+from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from workers.executor import CLAIM_KEY, Executor
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bridge import constants
-from bridge.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 from tests.rules.events import issue
 from workers import context, ratelimit
 from workers.run import BridgeWorker, queue_names

@@ -1,0 +1,1 @@
+"""What the bridge remembers in Redis, one module per memory (key formats: ``bridge.keys``)."""

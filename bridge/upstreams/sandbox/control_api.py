@@ -1,0 +1,96 @@
+"""The control API under ``/_sandbox``: reset, state, seeding, call log and faults (INTERFACES.md §2)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bridge.upstreams.sandbox.emulation import json_response, no_content
+from bridge.upstreams.sandbox.faults import APIS, FaultError
+
+if TYPE_CHECKING:
+    from bridge.upstreams.sandbox.app import Sandbox
+
+
+def refused(message: str, status: int = 400) -> Response:
+    """Answer a control call the sandbox cannot carry out."""
+    return json_response({"error": message}, status)
+
+
+async def read_json(request: Request) -> Any:
+    """Return a control call's JSON body; raise ``ValueError`` saying why it does not parse."""
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"body is not valid JSON: {exc.msg}") from None
+
+
+def control_routes(sandbox: Sandbox) -> list[Route]:
+    """The routes of the control API for ``sandbox``."""
+
+    async def reset(request: Request) -> Response:
+        sandbox.reset()
+        return json_response({"reset": True})
+
+    async def state(request: Request) -> Response:
+        return json_response(sandbox.state())
+
+    async def seed_issue(request: Request) -> Response:
+        try:
+            body = await read_json(request)
+            if not isinstance(body, dict) or not isinstance(body.get("key"), str):
+                raise ValueError('the body must be {"key": "ABC-1", "id"?: "10001", "fields"?: {...}}')
+            issue_id, fields = body.get("id"), body.get("fields")
+            if fields is not None and not isinstance(fields, dict):
+                raise ValueError("fields must be an object")
+            issue = sandbox.issues.seed(body["key"], None if issue_id is None else str(issue_id), fields)
+        except ValueError as exc:
+            return refused(str(exc))
+        return json_response(issue.as_json(), 201)
+
+    async def calls(request: Request) -> Response:
+        api = request.query_params.get("api") or None
+        if api is not None and api not in APIS:
+            return refused(f"api must be one of {', '.join(APIS)}")
+        return json_response(sandbox.calls.as_json(api))
+
+    async def clear_calls(request: Request) -> Response:
+        sandbox.calls.clear()
+        return no_content()
+
+    async def add_fault(request: Request) -> Response:
+        try:
+            fault = sandbox.faults.add(await read_json(request))
+        except (ValueError, FaultError) as exc:
+            return refused(str(exc))
+        return json_response({"id": fault.id}, 201)
+
+    async def list_faults(request: Request) -> Response:
+        return json_response([fault.as_json() for fault in sandbox.faults.faults])
+
+    async def clear_faults(request: Request) -> Response:
+        sandbox.faults.clear()
+        return no_content()
+
+    async def remove_fault(request: Request) -> Response:
+        if sandbox.faults.remove(request.path_params["fault_id"]):
+            return no_content()
+        return refused(f"no fault {request.path_params['fault_id']}", 404)
+
+    return [
+        Route("/reset", reset, methods=["POST"]),
+        Route("/state", state, methods=["GET"]),
+        Route("/jira/issues", seed_issue, methods=["POST"]),
+        Route("/calls", calls, methods=["GET"]),
+        Route("/calls", clear_calls, methods=["DELETE"]),
+        Route("/faults", add_fault, methods=["POST"]),
+        Route("/faults", list_faults, methods=["GET"]),
+        Route("/faults", clear_faults, methods=["DELETE"]),
+        Route("/faults/{fault_id}", remove_fault, methods=["DELETE"]),
+        # Seeding one upstream's records (a JSM integration...): routes of that upstream's emulation.
+        *(route for api in sandbox.apis.values() for route in api.control_routes()),
+    ]

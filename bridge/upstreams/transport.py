@@ -1,0 +1,146 @@
+"""What every upstream client shares: one pooled ``httpx.Client``, timeouts, headers and error mapping.
+
+Answers map to the error tree of ``bridge.errors`` by status class alone (``error_for_status``, a pure
+function, as gidgethub's ``sansio`` does): 429 is ``RateLimited`` with its parsed ``Retry-After``, other
+retryable statuses ``RetryableUpstreamError``, the rest ``PermanentUpstreamError``; no answer at all is
+``UpstreamUnreachable``.
+
+Each API client owns one ``ApiTransport`` for the life of the worker process, so connections are reused
+across calls. Only paths relative to the configured base URL are requested: a base URL's own path prefix
+(``http://127.0.0.1:9000/jira``) is kept, and nothing from a payload ever becomes a URL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from bridge import __version__
+from bridge.errors import (
+    PermanentUpstreamError,
+    RateLimited,
+    RetryableUpstreamError,
+    UpstreamError,
+    UpstreamUnreachable,
+)
+
+USER_AGENT = f"jira-zendesk-bridge/{__version__}"
+"""Sent with every call, so upstream admins can tell the bridge's traffic apart."""
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=5.0)
+"""Every phase of a call is bounded; a worker never waits on an upstream for long."""
+
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+"""Statuses a later attempt may cure (every other 5xx is retryable too; see ``is_retryable_status``)."""
+
+QueryParams = Mapping[str, str | int | float | bool | None]
+
+
+class ApiTransport:
+    """Calls of one upstream API, relative to its base URL, mapped to the bridge's error model."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        # A trailing slash makes httpx append relative paths below the base URL's own path prefix.
+        self.base_url = base_url.rstrip("/") + "/"
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        expected: Iterable[int] = (200, 201, 202, 204),
+    ) -> httpx.Response:
+        """Send one call; return the answer when its status is ``expected``, else raise ``UpstreamError``."""
+        headers: dict[str, str] = {}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        content: bytes | None = None
+        if json is not None:
+            content = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        relative = path.lstrip("/")
+        try:
+            response = self._client.request(method, relative, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise UpstreamUnreachable(method, self._url(relative), None, reason=f"timeout: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise UpstreamUnreachable(method, self._url(relative), None, reason=repr(exc)) from exc
+        if response.status_code not in set(expected):
+            raise error_for_status(
+                method,
+                str(response.request.url),
+                response.status_code,
+                response.text,
+                parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one call and return its JSON answer (a 2xx that is not JSON is a permanent error)."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise PermanentUpstreamError(
+                method, str(response.request.url), response.status_code, response.text, reason="not JSON"
+            ) from None
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    def _url(self, relative: str) -> str:
+        return self.base_url + relative
+
+
+def is_retryable_status(status: int) -> bool:
+    """Tell whether an answer with ``status`` is worth another attempt."""
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
+def error_for_status(
+    method: str, url: str, status: int, body: str, retry_after: float | None
+) -> UpstreamError:
+    """Return the error an answer with ``status`` stands for."""
+    if status == 429:
+        return RateLimited(method, url, status, body, retry_after)
+    if is_retryable_status(status):
+        return RetryableUpstreamError(method, url, status, body, retry_after)
+    return PermanentUpstreamError(method, url, status, body, retry_after)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks to wait: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))

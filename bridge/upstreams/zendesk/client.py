@@ -1,0 +1,121 @@
+"""Zendesk Support: links between tickets and Jira issues (seed 001).
+
+Basic auth as ``{email}/token:{api_token}``. The cursor list is an iterator over every page; the
+deprecated ``since_id`` list is kept for accounts that still depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import Field, field_validator
+
+from bridge.upstreams.models import UpstreamModel
+from bridge.upstreams.transport import ApiTransport
+
+if TYPE_CHECKING:
+    from bridge.settings import Settings
+
+LINKS_PATH = "api/v2/jira/links"
+"""The cursor-paginated list."""
+SERVICE_PATH = "api/services/jira/links"
+"""Create, show, delete and the deprecated ``since_id`` list live here (the page's paths)."""
+
+
+class JiraLink(UpstreamModel):
+    id: int
+    ticket_id: str
+    issue_id: str
+    issue_key: str
+    url: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @field_validator("ticket_id", "issue_id", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> str:
+        # The docs disagree on string vs integer; live answers carry strings. Compare as text.
+        return str(value)
+
+
+class LinkPage(UpstreamModel):
+    links: list[JiraLink] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ZendeskClient:
+    """Jira links of the Zendesk account at ``ZENDESK_BASE_URL``."""
+
+    def __init__(self, transport: ApiTransport) -> None:
+        self.transport = transport
+
+    def iter_links(
+        self, ticket_id: str | None = None, page_size: int = 100, *, idempotency_key: str | None = None
+    ) -> Iterator[JiraLink]:
+        """Yield every link (of ``ticket_id``, which Zendesk matches against ticket and issue ids)."""
+        after: str | None = None
+        while True:
+            params: dict[str, str | int] = {"page[size]": page_size}
+            if ticket_id is not None:
+                params["filter[ticket_id]"] = ticket_id
+            if after is not None:
+                params["page[after]"] = after
+            page = LinkPage.model_validate(
+                self.transport.json("GET", LINKS_PATH, params=params, idempotency_key=idempotency_key)
+            )
+            yield from page.links
+            if not page.meta.get("has_more") or not page.links:
+                return
+            # The cursor is the last link's id (``after_cursor`` may be a URL carrying it).
+            after = str(page.links[-1].id)
+
+    def list_links_since(
+        self,
+        since_id: int | None = None,
+        limit: int | None = None,
+        ticket_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[JiraLink]:
+        """Return one page of the deprecated list: links with an id above ``since_id``."""
+        params: dict[str, str | int] = {}
+        if since_id is not None:
+            params["since_id"] = since_id
+        if limit is not None:
+            params["limit"] = limit
+        if ticket_id is not None:
+            params["ticket_id"] = ticket_id
+        answer = self.transport.json("GET", SERVICE_PATH, params=params, idempotency_key=idempotency_key)
+        return LinkPage.model_validate(answer).links
+
+    def get_link(self, link_id: int, *, idempotency_key: str | None = None) -> JiraLink:
+        """Return one link."""
+        answer = self.transport.json("GET", f"{SERVICE_PATH}/{int(link_id)}", idempotency_key=idempotency_key)
+        return JiraLink.model_validate(answer.get("link", answer))
+
+    def create_link(
+        self, ticket_id: str, issue_id: str, issue_key: str, *, idempotency_key: str | None = None
+    ) -> JiraLink:
+        """Link a ticket to an issue (not idempotent upstream: callers look up existing links first)."""
+        body = {"link": {"ticket_id": str(ticket_id), "issue_id": str(issue_id), "issue_key": issue_key}}
+        answer = self.transport.json(
+            "POST", SERVICE_PATH, json=body, idempotency_key=idempotency_key, expected=(200, 201)
+        )
+        return JiraLink.model_validate(answer.get("link", answer))
+
+    def delete_link(self, link_id: int, *, idempotency_key: str | None = None) -> None:
+        """Delete one link."""
+        self.transport.request("DELETE", f"{SERVICE_PATH}/{int(link_id)}", idempotency_key=idempotency_key)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def from_settings(settings: Settings, transport: httpx.BaseTransport | None = None) -> ZendeskClient | None:
+    """Return the client when ``ZENDESK_BASE_URL``, ``ZENDESK_EMAIL`` and ``ZENDESK_API_TOKEN`` are set."""
+    if not (settings.zendesk_base_url and settings.zendesk_email and settings.zendesk_api_token):
+        return None
+    credentials = (f"{settings.zendesk_email}/token", settings.zendesk_api_token.reveal())
+    return ZendeskClient(ApiTransport(settings.zendesk_base_url, credentials, transport=transport))
