@@ -20,7 +20,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from bridge import constants
+from bridge import defaults, job_queues, keys
 from bridge.event import Event
 
 # KEYS: dedupe, job, raw delivery, queue, set of queues
@@ -72,7 +72,7 @@ class EventQueue:
     EVALSHA each: every delivery keeps its own atomic script, and the cost of a round trip is shared.
     """
 
-    def __init__(self, redis: Redis, queue: str = constants.EVENTS_QUEUE) -> None:
+    def __init__(self, redis: Redis, queue: str = job_queues.EVENTS_QUEUE) -> None:
         self._redis = redis
         queue_key = RQ_QUEUE_KEY.format(queue=queue)
         # What every call sends alike is encoded once.
@@ -81,12 +81,12 @@ class EventQueue:
         self._fixed_args = b"".join(
             _bulk(str(value).encode())
             for value in (
-                constants.DEDUPE_TTL_S,
+                defaults.DEDUPE_TTL_S,
                 queue,
-                constants.EVENT_JOB_TIMEOUT_S,
-                constants.EVENT_JOB_RESULT_TTL_S,
-                constants.EVENT_JOB_FAILURE_TTL_S,
-                constants.RAW_DELIVERY_TTL_S,
+                defaults.EVENT_JOB_TIMEOUT_S,
+                defaults.EVENT_JOB_RESULT_TTL_S,
+                defaults.JOB_FAILURE_TTL_S,
+                defaults.RAW_DELIVERY_TTL_S,
             )
         )
         self._pending: list[_Pending] = []
@@ -95,9 +95,9 @@ class EventQueue:
     async def put(self, event: Event, delivery_key: str, raw_delivery: bytes) -> Enqueued:
         """Enqueue ``event`` unless ``delivery_key`` was seen; return the event id that stands for it."""
         event_id = event["id"].encode()
-        job_data = orjson.dumps([constants.EVENT_JOB_FUNC, None, [event], {}])
+        job_data = orjson.dumps([job_queues.EVENT_JOB_FUNC, None, [event], {}])
         description = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
-        dedupe_key = constants.DEDUPE_KEY.format(source=event["source"], delivery=delivery_key)
+        dedupe_key = keys.DEDUPE_KEY.format(source=event["source"], delivery=delivery_key)
         command = b"".join(
             (
                 self._head,

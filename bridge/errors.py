@@ -7,9 +7,11 @@ BridgeError
 ├── RuleError                    a valid rule could not be applied to one event (plan time)
 ├── UpstreamError                an upstream API call failed: method, URL, status, body, Retry-After
 │   ├── RetryableUpstreamError   408, 409, 425, 429, 5xx: worth another attempt later
-│   │   ├── RateLimited          429
+│   │   ├── RateLimited          429: the upstream's rate limit (honour its Retry-After)
+│   │   ├── UpstreamUnavailable  503: the upstream is unavailable for now (honour its Retry-After)
 │   │   └── UpstreamUnreachable  no answer at all: timeout, refused or dropped connection (status None)
 │   └── PermanentUpstreamError   any other answer (4xx, or a 2xx whose body is not the documented shape)
+│       └── UpstreamNotFound     404: what the call names is not there (a delete counts it as done)
 ├── RequestRefused               a client refused to send a request the upstream is documented to reject
 ├── NotConfigured                an action or command needs an upstream whose variables are not set
 ├── RetryLater                   a call could not be made now; the job tries again after ``delay_s``
@@ -17,8 +19,9 @@ BridgeError
 ├── EventFailed                  an event's calls failed for good (the job ends in RQ's failed registry)
 └── NotFound                     a job, event or queue an operator asked for does not exist (any more)
 
-Decisions are made on the type: ``RetryableUpstreamError`` is retried, ``PermanentUpstreamError``,
-``RequestRefused`` and ``NotConfigured`` are not; ``RateLimited`` backs off as a rate limit.
+Decisions are made on the type, never on a message or a status number: ``RetryableUpstreamError`` is
+retried, ``PermanentUpstreamError``, ``RequestRefused`` and ``NotConfigured`` are not; ``RateLimited``
+and ``UpstreamUnavailable`` wait as long as their ``Retry-After`` says, as a rate limit.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bridge.constants import UPSTREAM_BODY_LIMIT
+from bridge.defaults import UPSTREAM_BODY_LIMIT
 
 if TYPE_CHECKING:
-    from bridge.records import CallRecord
     from bridge.rules.problems import RuleProblem
+    from bridge.stores.history import CallRecord
 
 
 class BridgeError(Exception):
@@ -113,12 +116,20 @@ class RateLimited(RetryableUpstreamError):
     """429: the upstream's rate limit; ``retry_after`` says when to come back, when it says."""
 
 
+class UpstreamUnavailable(RetryableUpstreamError):
+    """503: the upstream is unavailable for now; ``retry_after`` says when to come back, when it says."""
+
+
 class UpstreamUnreachable(RetryableUpstreamError):
     """No answer: connection refused or dropped, or a timeout in any phase."""
 
 
 class PermanentUpstreamError(UpstreamError):
     """The upstream refused the request; sending it again would be refused again."""
+
+
+class UpstreamNotFound(PermanentUpstreamError):
+    """404: the record the call names does not exist (any more)."""
 
 
 class RequestRefused(BridgeError):

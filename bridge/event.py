@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
-from bridge.constants import EVENT_VERSION
+from bridge.defaults import EVENT_VERSION
 
 Source = Literal["jira", "zendesk"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from bridge import constants
+from bridge import defaults, upstreams
 from bridge.errors import SettingsError
 
 
@@ -48,13 +48,13 @@ class Settings:
 
     redis_url: str | None = None
     redis_ssl_verify: bool = True
-    port: int = constants.DEFAULT_PORT
+    port: int = defaults.DEFAULT_PORT
 
     jira_webhook_secret: Secret | None = None
     jira_webhook_token: Secret | None = None
     zendesk_webhook_secret: Secret | None = None
-    signature_tolerance_s: int = constants.DEFAULT_SIGNATURE_TOLERANCE_S
-    max_body_bytes: int = constants.DEFAULT_MAX_BODY_BYTES
+    signature_tolerance_s: int = defaults.DEFAULT_SIGNATURE_TOLERANCE_S
+    max_body_bytes: int = defaults.DEFAULT_MAX_BODY_BYTES
 
     jira_base_url: str | None = None
     jira_email: str | None = None
@@ -79,8 +79,8 @@ class Settings:
     zendesk_bridge_user_id: str | None = None
 
     rules_path: str | None = None
-    idempotency_ttl_s: int = constants.DEFAULT_IDEMPOTENCY_TTL_S
-    record_retention_s: int = constants.DEFAULT_RECORD_RETENTION_S
+    idempotency_ttl_s: int = defaults.DEFAULT_IDEMPOTENCY_TTL_S
+    record_retention_s: int = defaults.DEFAULT_RECORD_RETENTION_S
     retry_max_attempts: int = 8
     retry_base_s: float = 2.0
     retry_max_s: float = 600.0
@@ -100,14 +100,14 @@ class Settings:
         return cls(
             redis_url=env.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
             redis_ssl_verify=env.boolean("REDIS_SSL_VERIFY", True),
-            port=env.integer("PORT", constants.DEFAULT_PORT, minimum=1, maximum=65535),
+            port=env.integer("PORT", defaults.DEFAULT_PORT, minimum=1, maximum=65535),
             jira_webhook_secret=env.secret("JIRA_WEBHOOK_SECRET"),
             jira_webhook_token=env.secret("JIRA_WEBHOOK_TOKEN"),
             zendesk_webhook_secret=env.secret("ZENDESK_WEBHOOK_SECRET"),
             signature_tolerance_s=env.integer(
-                "BRIDGE_SIGNATURE_TOLERANCE_S", constants.DEFAULT_SIGNATURE_TOLERANCE_S, minimum=1
+                "BRIDGE_SIGNATURE_TOLERANCE_S", defaults.DEFAULT_SIGNATURE_TOLERANCE_S, minimum=1
             ),
-            max_body_bytes=env.integer("BRIDGE_MAX_BODY_BYTES", constants.DEFAULT_MAX_BODY_BYTES, minimum=1),
+            max_body_bytes=env.integer("BRIDGE_MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES, minimum=1),
             jira_base_url=env.url("JIRA_BASE_URL"),
             jira_email=env.text("JIRA_EMAIL"),
             jira_api_token=env.secret("JIRA_API_TOKEN"),
@@ -130,10 +130,10 @@ class Settings:
             zendesk_bridge_user_id=env.text("ZENDESK_BRIDGE_USER_ID"),
             rules_path=env.text("BRIDGE_RULES"),
             idempotency_ttl_s=env.integer(
-                "BRIDGE_IDEMPOTENCY_TTL_S", constants.DEFAULT_IDEMPOTENCY_TTL_S, minimum=60
+                "BRIDGE_IDEMPOTENCY_TTL_S", defaults.DEFAULT_IDEMPOTENCY_TTL_S, minimum=60
             ),
             record_retention_s=env.integer(
-                "BRIDGE_RECORD_RETENTION_S", constants.DEFAULT_RECORD_RETENTION_S, minimum=60
+                "BRIDGE_RECORD_RETENTION_S", defaults.DEFAULT_RECORD_RETENTION_S, minimum=60
             ),
             retry_max_attempts=env.integer("BRIDGE_RETRY_MAX_ATTEMPTS", 8, minimum=1),
             retry_base_s=env.number("BRIDGE_RETRY_BASE_S", 2.0, minimum=0.0),
@@ -142,7 +142,7 @@ class Settings:
             calls_job_timeout_s=env.integer("BRIDGE_CALLS_JOB_TIMEOUT_S", 120, minimum=1),
             rate_limits={
                 destination: limit
-                for destination in constants.DESTINATIONS
+                for destination in upstreams.DESTINATIONS
                 if (limit := env.number(f"BRIDGE_RATE_LIMIT_{destination.upper()}", 0.0, minimum=0.0)) > 0
             },
             dashboard_user=env.text("BRIDGE_DASHBOARD_USER"),

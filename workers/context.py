@@ -8,15 +8,16 @@ configuration stops the process there, not at the first event.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 from redis import Redis
 
+from bridge.executor import Executor
 from bridge.rules.loader import load_rules
 from bridge.rules.ruleset import RuleSet
 from bridge.settings import Settings
 from bridge.upstreams import Clients, clients_from_settings
-from workers.executor import Executor
 
 
 @dataclass
@@ -31,6 +32,9 @@ class WorkerContext:
 
 
 _current: WorkerContext | None = None
+
+STOPPING = threading.Event()
+"""Set when the worker was asked to stop (SIGTERM): a drain finishes the unit in hand and ends."""
 
 
 def current() -> WorkerContext:

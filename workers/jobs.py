@@ -1,7 +1,7 @@
 """RQ jobs: module-level functions taking JSON-safe arguments (enqueued with the JSON serializer).
 
 ``process_event`` (queue ``bridge-events``): record the event, plan its calls with the rules, and put each
-destination's share on that destination's waiting list (``batches.py``), so a slow or failing upstream
+destination's share on that destination's waiting list (``bridge/stores/batches.py``), so a slow or failing upstream
 holds up only its own queue while an event's dependent calls to one destination stay in order.
 
 ``drain_calls`` (queue ``bridge-calls-<destination>``): make the waiting events' calls, many events per job.
@@ -28,17 +28,15 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import constants, linkindex, records
+from bridge import defaults, job_queues, keys
 from bridge.errors import CallFailed, EventFailed, RetryLater, RuleError
 from bridge.event import Event
+from bridge.job_queues import ABANDONED_RETRY, destination_queue
 from bridge.rules.model import PlannedAction
-from workers import batches, context
-from workers.queues import ABANDONED_RETRY, calls_queue
+from bridge.stores import batches, history, links
+from workers import context
 
 log = logging.getLogger("bridge.worker")
-
-PENDING_FIELD = "pending"
-"""Field of the event record counting its destinations whose calls are not finished yet."""
 
 
 def _current_job() -> Job:
@@ -53,33 +51,33 @@ def process_event(event: Event) -> dict[str, Any]:
     conn: Redis = job.connection
     worker = context.current()
     settings = worker.settings
-    records.save_event(conn, event, settings.record_retention_s)
+    history.save_event(conn, event, settings.record_retention_s)
     try:
-        planned = worker.rules.plan(event, settings, linkindex.linked_for(conn, event))
+        planned = worker.rules.plan(event, settings, links.linked_for(conn, event))
     except RuleError as error:
-        records.set_event_status(conn, event["id"], "failed", f"rules: {error}")
+        history.set_event_status(conn, event["id"], "failed", f"rules: {error}")
         _fail_job(job, {"error": f"rules: {error}"})
         raise
     planned = _configured(conn, worker, planned)
     if not planned:
-        records.set_event_status(conn, event["id"], "skipped", "no rule planned a call", actions=0)
-        linkindex.remember_references(conn, event, settings.record_retention_s)
+        history.set_event_status(conn, event["id"], "skipped", "no rule planned a call", actions=0)
+        links.remember_references(conn, event, settings.record_retention_s)
         _log(event, "skipped")
         return {"outcome": "skipped", "actions": 0}
     by_destination: dict[str, list[dict[str, Any]]] = {}
     for action in planned:
         by_destination.setdefault(action.destination, []).append(action.to_dict())
-    event_key = records.EVENT_KEY.format(event_id=event["id"])
+    event_key = keys.EVENT_KEY.format(event_id=event["id"])
     # One transaction: the waiting calls, the status and the ticket's keys (for rule 2's next comparison).
     with conn.pipeline(transaction=True) as pipe:
         for destination, actions in by_destination.items():
             batches.add(pipe, event["id"], destination, actions)
-        pipe.hset(event_key, PENDING_FIELD, len(by_destination))
-        records.set_event_status(pipe, event["id"], "planned", actions=len(planned))
-        linkindex.remember_references(pipe, event, settings.record_retention_s)
+        pipe.hset(event_key, history.PENDING_FIELD, len(by_destination))
+        history.set_event_status(pipe, event["id"], "planned", actions=len(planned))
+        links.remember_references(pipe, event, settings.record_retention_s)
         pipe.execute()
     # A crash here leaves the units waiting: the workers' maintenance arms their destinations.
-    batches.arm(conn, by_destination, settings)
+    job_queues.arm(conn, by_destination, settings)
     _log(event, "planned", actions=len(planned))
     return {"outcome": "planned", "actions": len(planned)}
 
@@ -94,7 +92,7 @@ def _configured(
             kept.append(action)
             continue
         now = time.time()
-        record: records.CallRecord = {
+        record: history.CallRecord = {
             "idempotency_key": action.idempotency_key,
             "kind": action.kind,
             "destination": action.destination,
@@ -106,7 +104,7 @@ def _configured(
             "started_at": now,
             "finished_at": now,
         }
-        records.record_call(conn, action.event_id, record, worker.settings.record_retention_s)
+        history.record_call(conn, action.event_id, record, worker.settings.record_retention_s)
     return kept
 
 
@@ -120,7 +118,7 @@ def drain_calls(destination: str) -> dict[str, Any]:
     in_hand = b""
     units = failed = 0
     while True:
-        stop = batches.STOPPING.is_set() or units >= batches.DRAIN_MAX_UNITS or time.monotonic() > deadline
+        stop = context.STOPPING.is_set() or units >= defaults.DRAIN_MAX_UNITS or time.monotonic() > deadline
         if in_hand and stop:
             batches.put_down(conn, destination, job.id, in_hand)
             break
@@ -138,8 +136,8 @@ def drain_calls(destination: str) -> dict[str, Any]:
             failed += 1
         in_hand = raw
         units += 1
-    if conn.llen(constants.CALLS_WAITING_KEY.format(destination=destination)):
-        batches.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
+    if conn.llen(keys.WAITING_KEY.format(destination=destination)):
+        job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
     return {"units": units, "failed": failed}
 
 
@@ -178,7 +176,7 @@ def make_calls(
 ) -> CallsOutcome:
     """Make the calls in order; schedule the rest on a retryable failure; say which failed for good."""
     executor = context.current().executor(conn)
-    failures: list[records.CallRecord] = []
+    failures: list[history.CallRecord] = []
     failed_actions: list[dict[str, Any]] = []
     outcomes: list[str] = []
     for index, action in enumerate(actions):
@@ -190,7 +188,7 @@ def make_calls(
             )
             if result is None:
                 reason = f"gave up after {attempt} attempts: {later.reason}"
-                records.set_event_status(conn, event_id, "failed", reason)
+                history.set_event_status(conn, event_id, "failed", reason)
                 return CallsOutcome({"outcome": "failed"}, {"error": reason}, actions[index:])
             failed = _settle(conn, event_id, failures, [], finished=False)
             return CallsOutcome(result, failed, failed_actions)
@@ -222,13 +220,13 @@ def _reschedule(
         return None
     # RQ schedules by whole seconds (rounding down); round up so a Retry-After is never cut short.
     due = datetime.fromtimestamp(math.ceil(time.time() + later.delay_s), UTC)
-    calls_queue(conn, destination).enqueue_at(
+    destination_queue(conn, destination).enqueue_at(
         due,
-        constants.CALLS_JOB_FUNC,
+        job_queues.CALLS_JOB_FUNC,
         args=(event_id, destination, remaining, next_attempt),
         timeout=settings.calls_job_timeout_s,
-        result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
-        failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
         description=description,
         meta={**meta, "attempt": next_attempt, "retry_reason": later.reason},
         retry=ABANDONED_RETRY,
@@ -239,19 +237,19 @@ def _reschedule(
 def _settle(
     conn: Redis,
     event_id: str,
-    failures: list[records.CallRecord],
+    failures: list[history.CallRecord],
     outcomes: list[str],
     finished: bool = True,
 ) -> dict[str, Any] | None:
     """Record where the event stands after a job's calls; return the failed job's meta, if any failed."""
-    event_key = records.EVENT_KEY.format(event_id=event_id)
+    event_key = keys.EVENT_KEY.format(event_id=event_id)
     if failures:
         reasons = "; ".join(
             f"{call.get('kind')} {call.get('target')}: {call.get('upstream_status') or ''} {call.get('error')}"
             for call in failures
         )
-        records.set_event_status(conn, event_id, "failed", reasons[:2000])
-        conn.hincrby(event_key, PENDING_FIELD, -1 if finished else 0)
+        history.set_event_status(conn, event_id, "failed", reasons[:2000])
+        conn.hincrby(event_key, history.PENDING_FIELD, -1 if finished else 0)
         first = failures[0]
         return {
             "error": reasons[:2000],
@@ -259,11 +257,11 @@ def _settle(
             "upstream_body": first.get("upstream_body"),
             "destination": first.get("destination"),
         }
-    if finished and conn.hincrby(event_key, PENDING_FIELD, -1) <= 0:
+    if finished and conn.hincrby(event_key, history.PENDING_FIELD, -1) <= 0:
         status = conn.hget(event_key, "status")
         if status != b"failed":
             done = any(outcome == "done" for outcome in outcomes)
-            records.set_event_status(conn, event_id, "done", "" if done else "every call was already made")
+            history.set_event_status(conn, event_id, "done", "" if done else "every call was already made")
     return None
 
 
@@ -282,16 +280,16 @@ def failed_calls_job(
     """
     assert outcome.failed_meta is not None
     settings = context.current().settings
-    queue = calls_queue(conn, destination)
+    queue = destination_queue(conn, destination)
     job = Job.create(
-        constants.CALLS_JOB_FUNC,
+        job_queues.CALLS_JOB_FUNC,
         args=(event_id, destination, outcome.failed_actions, 1),
         connection=conn,
         serializer=JSONSerializer,
         id=f"calls-{event_id}-{destination}",
         timeout=settings.calls_job_timeout_s,
-        result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
-        failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
         description=description,
         origin=queue.name,
         meta={**meta, **outcome.failed_meta},
@@ -301,7 +299,7 @@ def failed_calls_job(
         job.set_status(JobStatus.FAILED, pipeline=pipe)
         job.save(pipeline=pipe)  # with its meta, which the registry's own save leaves out
         FailedJobRegistry(queue=queue).add(
-            job, ttl=constants.EVENT_JOB_FAILURE_TTL_S, exc_string=outcome.failed_meta["error"], pipeline=pipe
+            job, ttl=defaults.JOB_FAILURE_TTL_S, exc_string=outcome.failed_meta["error"], pipeline=pipe
         )
         pipe.execute()
     return str(job.id)

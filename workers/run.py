@@ -16,10 +16,10 @@ from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.worker_pool import WorkerPool
 
-from bridge import constants
-from bridge.redis_conn import sync_client
+from bridge import job_queues, upstreams
+from bridge.connections import sync_client
 from bridge.settings import Settings
-from workers import batches, context
+from workers import context
 
 log = logging.getLogger("bridge.worker")
 
@@ -109,13 +109,13 @@ class BridgeWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         # Calls left waiting by a worker that died between adding them and queueing their drain job.
-        armed = batches.arm_idle(self.connection, context.current().settings)
+        armed = job_queues.arm_idle(self.connection, context.current().settings)
         if armed:
             log.warning("queued drain jobs for calls left waiting: %s", ", ".join(armed))
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         # A drain job in hand finishes the event it is at, not the whole batch (RQ's warm shutdown).
-        batches.STOPPING.set()
+        context.STOPPING.set()
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
@@ -160,8 +160,8 @@ class BridgeWorker(SimpleWorker):
 
 def queue_names() -> list[str]:
     """Return the queues a worker listens on, in priority order: events first, then each destination."""
-    return [constants.EVENTS_QUEUE] + [
-        constants.CALLS_QUEUE.format(destination=destination) for destination in constants.DESTINATIONS
+    return [job_queues.EVENTS_QUEUE] + [
+        job_queues.DESTINATION_QUEUE.format(destination=destination) for destination in upstreams.DESTINATIONS
     ]
 
 

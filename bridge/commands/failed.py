@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from bridge import constants
+from bridge import upstreams
 from bridge.ops import service, terminal
 
 HELP = "list failed jobs with the upstream's status and answer (--requeue puts them back on their queues)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--destination", choices=constants.DESTINATIONS, help="only this destination's jobs")
+    parser.add_argument("--destination", choices=upstreams.DESTINATIONS, help="only this destination's jobs")
     parser.add_argument("--requeue", action="store_true", help="requeue the failed jobs listed")
     terminal.add_json_flag(parser)
 

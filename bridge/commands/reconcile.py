@@ -7,10 +7,10 @@ import time
 from datetime import datetime
 
 from bridge import logs
-from bridge.redis_conn import sync_client
+from bridge.connections import sync_client
+from bridge.drift import reconcile
 from bridge.settings import Settings
 from bridge.upstreams import clients_from_settings
-from workers.reconcile import reconcile
 
 HELP = "compare the link index with Zendesk's links and Jira's remote links; enqueue what is missing"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bridge.errors import NotFound
 from bridge.ops import service, terminal
 
 HELP = "run a stored event through the rules again (idempotency keys keep each effect single)"
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         result = service.replay(terminal.connect(), args.event_id)
-    except service.NotFound as error:
+    except NotFound as error:
         print(f"bridge: {error}")
         return 1
     terminal.emit(args, result, [result], ("replayed", "job_id"))

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bridge.errors import NotFound
 from bridge.ops import service
 from bridge.ops.auth import csrf_ok, csrf_token, guarded
 from bridge.settings import Settings
@@ -65,7 +66,7 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
                 request.query_params.get("registry", "queued"),
                 int(request.query_params.get("page", "1") or 1),
             )
-        except service.NotFound as error:
+        except NotFound as error:
             return render("message.html", title="Not found", message=str(error))
         return render("jobs.html", data=data, notice=request.query_params.get("done"))
 
@@ -79,7 +80,7 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
     async def event(request: Request) -> Response:
         try:
             data = await run(service.event, request.path_params["event_id"])
-        except service.NotFound as error:
+        except NotFound as error:
             return render("message.html", title="Not found", message=str(error))
         return render("event.html", data=data, notice=request.query_params.get("done"))
 
@@ -100,7 +101,7 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
             back = "/dashboard"
         try:
             done = await _act(run, name, form)
-        except service.NotFound as error:
+        except NotFound as error:
             return render("message.html", title="Not found", message=str(error))
         separator = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{separator}{urlencode({'done': done})}", status_code=303)
@@ -142,4 +143,4 @@ async def _act(run: Callable[..., Any], name: str, form: Any) -> str:
             if name == "pause"
             else "Workers resumed."
         )
-    raise service.NotFound(f"no action {name!r}")
+    raise NotFound(f"no action {name!r}")

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridge.errors import NotFound
 from bridge.ops import service
 from bridge.ops.auth import guarded
 from bridge.ops.openapi import SPEC
@@ -26,7 +27,7 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
         async def call(request: Request) -> Response:
             try:
                 result = await run_in_threadpool(handler, connection(), request)
-            except service.NotFound as error:
+            except NotFound as error:
                 return JSONResponse({"error": str(error)}, 404)
             return JSONResponse(result)
 

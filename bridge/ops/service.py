@@ -1,6 +1,6 @@
 """The operators' questions and repairs, as functions over Redis (one implementation for pages, API, CLI).
 
-Queues and registries are RQ's; events and calls are ``bridge.records``. Every function returns plain
+Queues and registries are RQ's; events and calls are ``bridge.stores.history``. Every function returns plain
 JSON-safe data; nothing here returns a secret (the raw delivery's authenticating headers were never stored).
 """
 
@@ -25,9 +25,10 @@ from rq.registry import (
 from rq.serializers import JSONSerializer
 from rq.suspension import is_suspended, resume, suspend
 
-from bridge import constants, records
-from bridge.errors import BridgeError
-from workers.run import queue_names
+from bridge import defaults, job_queues, keys, upstreams
+from bridge.errors import NotFound
+from bridge.job_queues import queue_names
+from bridge.stores import batches, history
 
 REGISTRIES: dict[str, type[BaseRegistry]] = {
     "started": StartedJobRegistry,
@@ -39,19 +40,10 @@ REGISTRIES: dict[str, type[BaseRegistry]] = {
 PAGE_SIZE = 25
 
 
-class NotFound(BridgeError):
-    """The job, event or queue asked for does not exist (any more)."""
-
-
 def _queue(conn: Redis, name: str) -> Queue:
     if name not in queue_names():
         raise NotFound(f"no queue named {name!r}")
     return Queue(name, connection=conn, serializer=JSONSerializer)
-
-
-def _destination(queue_name: str) -> str | None:
-    prefix = constants.CALLS_QUEUE.format(destination="")
-    return queue_name[len(prefix) :] if queue_name.startswith(prefix) else None
 
 
 def overview(conn: Redis) -> dict[str, Any]:
@@ -59,13 +51,13 @@ def overview(conn: Redis) -> dict[str, Any]:
     now = time.time()
     queues = []
     # Events whose calls wait for the destination's next drain job (not RQ jobs of their own).
-    waiting = records.waiting_calls(conn)
+    waiting = batches.waiting(conn)
     for name in queue_names():
         queue = Queue(name, connection=conn, serializer=JSONSerializer)
         counts = {"queued": queue.count}
         for registry_name, registry in REGISTRIES.items():
             counts[registry_name] = registry(queue=queue).count
-        destination = _destination(name)
+        destination = job_queues.destination_of(name)
         queues.append(
             {"name": name, "destination": destination, "waiting": waiting.get(destination or "", 0), **counts}
         )
@@ -79,13 +71,13 @@ def overview(conn: Redis) -> dict[str, Any]:
         for worker in Worker.all(connection=conn)
     ]
     destinations = {}
-    for name, stats in records.destination_stats(conn).items():
+    for name, stats in history.destination_stats(conn).items():
         row = asdict(stats)
         row["success_rate"] = stats.success_rate
         row["rate_limited"] = bool(stats.rate_limited_until and stats.rate_limited_until > now)
         row["backing_off"] = bool(stats.backoff_until and stats.backoff_until > now)
         destinations[name] = row
-    minutes = records.minute_counts(conn, 60)
+    minutes = history.minute_counts(conn, 60)
     return {
         "queues": queues,
         "workers": workers,
@@ -117,7 +109,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "source": event.get("source"),
         "type": event.get("type"),
         "subject": (f"{subject.get('kind')} {subject.get('key') or subject.get('id')}" if subject else None),
-        "destination": meta.get("destination") or _destination(job.origin),
+        "destination": meta.get("destination") or job_queues.destination_of(job.origin),
         "attempt": meta.get("attempt", 1),
         "upstream_status": meta.get("upstream_status"),
         "upstream_body": meta.get("upstream_body"),
@@ -150,7 +142,7 @@ def failed_jobs(conn: Redis, destination: str | None = None, limit: int = 200) -
     """Return failed jobs of every queue (or of one destination's), newest first."""
     found = []
     for name in queue_names():
-        if destination is not None and _destination(name) != destination:
+        if destination is not None and job_queues.destination_of(name) != destination:
             continue
         queue = Queue(name, connection=conn, serializer=JSONSerializer)
         ids = FailedJobRegistry(queue=queue).get_job_ids(0, limit - 1, desc=True)
@@ -177,8 +169,8 @@ def requeue_failed(conn: Redis, job_id: str) -> dict[str, Any]:
     except InvalidJobOperation:
         raise NotFound(f"job {job_id!r} is not in the failed registry") from None
     if job.meta.get("event_id"):
-        records.set_event_status(conn, job.meta["event_id"], "planned", "requeued by an operator")
-        conn.hincrby(records.EVENT_KEY.format(event_id=job.meta["event_id"]), "pending", 1)
+        history.set_event_status(conn, job.meta["event_id"], "planned", "requeued by an operator")
+        conn.hincrby(keys.EVENT_KEY.format(event_id=job.meta["event_id"]), history.PENDING_FIELD, 1)
     return {"requeued": job_id, "queue": job.origin}
 
 
@@ -199,10 +191,10 @@ def delete_job(conn: Redis, job_id: str) -> dict[str, Any]:
 
 def event(conn: Redis, event_id: str) -> dict[str, Any]:
     """Return the event, its raw delivery, its calls and its jobs."""
-    record = records.load_event(conn, event_id)
+    record = history.load_event(conn, event_id)
     if record is None:
         raise NotFound(f"no event {event_id!r} (unknown, or older than the retention)")
-    job_ids = [event_id] + [f"calls-{event_id}-{destination}" for destination in constants.DESTINATIONS]
+    job_ids = [event_id] + [f"calls-{event_id}-{destination}" for destination in upstreams.DESTINATIONS]
     jobs = [
         job_summary(job) for job in Job.fetch_many(job_ids, connection=conn, serializer=JSONSerializer) if job
     ]
@@ -211,16 +203,16 @@ def event(conn: Redis, event_id: str) -> dict[str, Any]:
 
 def replay(conn: Redis, event_id: str) -> dict[str, Any]:
     """Run an event through the rules again (idempotency keys keep each effect single)."""
-    record = records.load_event(conn, event_id)
+    record = history.load_event(conn, event_id)
     if record is None:
         raise NotFound(f"no event {event_id!r} (unknown, or older than the retention)")
-    queue = Queue(constants.EVENTS_QUEUE, connection=conn, serializer=JSONSerializer)
+    queue = Queue(job_queues.EVENTS_QUEUE, connection=conn, serializer=JSONSerializer)
     job = queue.enqueue_call(
-        constants.EVENT_JOB_FUNC,
+        job_queues.EVENT_JOB_FUNC,
         args=(record.event,),
-        timeout=constants.EVENT_JOB_TIMEOUT_S,
-        result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
-        failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+        timeout=defaults.EVENT_JOB_TIMEOUT_S,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
         description=f"replay of {event_id}",
         meta={"event_id": event_id, "replay": True},
     )
@@ -229,7 +221,7 @@ def replay(conn: Redis, event_id: str) -> dict[str, Any]:
 
 def search(conn: Redis, text: str) -> dict[str, Any]:
     """Find events by Jira key, ticket id, Salesforce id, event id or delivery id, and jobs by id."""
-    events = [asdict(summary) for summary in records.search(conn, text)]
+    events = [asdict(summary) for summary in history.search(conn, text)]
     jobs = []
     if text.strip():
         for job in Job.fetch_many([text.strip()], connection=conn, serializer=JSONSerializer):

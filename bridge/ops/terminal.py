@@ -9,7 +9,7 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.redis_conn import sync_client
+from bridge.connections import sync_client
 from bridge.settings import Settings
 
 

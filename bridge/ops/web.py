@@ -5,9 +5,9 @@ from __future__ import annotations
 from redis import Redis
 from starlette.routing import BaseRoute
 
+from bridge.connections import sync_client
 from bridge.dashboard import pages
 from bridge.ops import api
-from bridge.redis_conn import sync_client
 from bridge.settings import Settings
 
 

@@ -9,11 +9,11 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
+from bridge.connections import async_client
 from bridge.enqueue import EventQueue
 from bridge.receiver.health import healthz, readyz
 from bridge.receiver.metrics import ReceiverMetrics
 from bridge.receiver.webhooks import SOURCES, WebhookEndpoint
-from bridge.redis_conn import async_client
 from bridge.settings import Settings
 
 

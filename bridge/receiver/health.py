@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bridge import constants
+from bridge import defaults
 
 
 async def healthz(request: Request) -> Response:
@@ -23,7 +23,7 @@ def readyz(redis: Callable[[], Redis]) -> Callable[[Request], object]:
 
     async def endpoint(request: Request) -> Response:
         try:
-            async with asyncio.timeout(constants.REDIS_SOCKET_TIMEOUT_S):
+            async with asyncio.timeout(defaults.REDIS_SOCKET_TIMEOUT_S):
                 await redis().ping()
         except (RedisError, OSError, TimeoutError) as exc:
             return JSONResponse({"status": "unavailable", "redis": type(exc).__name__}, status_code=503)

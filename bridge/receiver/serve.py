@@ -6,7 +6,7 @@ import gc
 
 from starlette.applications import Starlette
 
-from bridge import constants, logs
+from bridge import defaults, logs
 from bridge.ops.web import operator_routes
 from bridge.receiver.app import create_app
 from bridge.rules.loader import load_rules
@@ -33,4 +33,4 @@ def tune_gc() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(constants.GC_GEN0_THRESHOLD, 50, 100)
+    gc.set_threshold(defaults.GC_GEN0_THRESHOLD, 50, 100)

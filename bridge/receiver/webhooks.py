@@ -19,7 +19,7 @@ import orjson
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
-from bridge import constants
+from bridge import defaults
 from bridge.enqueue import EventQueue
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Source, build_event
@@ -31,7 +31,7 @@ from bridge.sources import Delivery, jira, zendesk
 
 # Headers that authenticate a delivery are never stored or logged.
 _SECRET_HEADER_PARTS = ("authorization", "cookie", "signature", "token", "secret", "api-key")
-_RETRY_AFTER = str(constants.REDIS_UNAVAILABLE_RETRY_AFTER_S).encode()
+_RETRY_AFTER = str(defaults.REDIS_UNAVAILABLE_RETRY_AFTER_S).encode()
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from redis import Redis
 
-from bridge import constants
-from bridge.redis_conn import text
-
-ISSUE_ID_KEY = constants.KEY_PREFIX + "issue-id:{issue_key}"
-ISSUE_ID_TTL_S = 24 * 3600
-"""Issue ids never change, but a key can move to another issue; a day bounds how long a move goes unseen."""
+from bridge.connections import text
+from bridge.defaults import ISSUE_ID_TTL_S
+from bridge.keys import ISSUE_ID_KEY
 
 
 def get(conn: Redis, issue_key: str) -> str | None:

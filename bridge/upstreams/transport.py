@@ -1,9 +1,9 @@
 """What every upstream client shares: one pooled ``httpx.Client``, timeouts, headers and error mapping.
 
-Answers map to the error tree of ``bridge.errors`` by status class alone (``error_for_status``, a pure
-function, as gidgethub's ``sansio`` does): 429 is ``RateLimited`` with its parsed ``Retry-After``, other
-retryable statuses ``RetryableUpstreamError``, the rest ``PermanentUpstreamError``; no answer at all is
-``UpstreamUnreachable``.
+Answers map to the error tree of ``bridge.errors`` by status alone (``error_for_status``, a pure function,
+as gidgethub's ``sansio`` does): 429 is ``RateLimited`` and 503 ``UpstreamUnavailable``, each with its
+parsed ``Retry-After``; other retryable statuses ``RetryableUpstreamError``; 404 ``UpstreamNotFound``; the
+rest ``PermanentUpstreamError``. No answer at all is ``UpstreamUnreachable``.
 
 Each API client owns one ``ApiTransport`` for the life of the worker process, so connections are reused
 across calls. Only paths relative to the configured base URL are requested: a base URL's own path prefix
@@ -26,6 +26,8 @@ from bridge.errors import (
     RateLimited,
     RetryableUpstreamError,
     UpstreamError,
+    UpstreamNotFound,
+    UpstreamUnavailable,
     UpstreamUnreachable,
 )
 
@@ -127,6 +129,10 @@ def error_for_status(
     """Return the error an answer with ``status`` stands for."""
     if status == 429:
         return RateLimited(method, url, status, body, retry_after)
+    if status == 503:
+        return UpstreamUnavailable(method, url, status, body, retry_after)
+    if status == 404:
+        return UpstreamNotFound(method, url, status, body, retry_after)
     if is_retryable_status(status):
         return RetryableUpstreamError(method, url, status, body, retry_after)
     return PermanentUpstreamError(method, url, status, body, retry_after)

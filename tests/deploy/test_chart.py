@@ -155,11 +155,11 @@ def test_keda_scales_workers_on_every_queue_the_worker_reads() -> None:
         assert f'"{queue}"' in text
     assert 'printf "rq:queue:%s"' in text
     # ...and on the events whose calls wait for a drain job, which are not RQ jobs of their own.
-    from bridge import constants
+    from bridge import keys, upstreams
 
-    assert constants.CALLS_WAITING_KEY == "bridge:calls:{destination}:waiting"
+    assert keys.WAITING_KEY == "bridge:calls:{destination}:waiting"
     assert 'printf "bridge:calls:%s:waiting"' in text
-    for destination in constants.DESTINATIONS:
+    for destination in upstreams.DESTINATIONS:
         assert f'"{destination}"' in text
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from bridge.connections import sync_client
 from bridge.embedded_redis import free_port
-from bridge.redis_conn import sync_client
 from bridge.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

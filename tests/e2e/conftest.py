@@ -22,8 +22,8 @@ import pytest
 import redis
 
 from bridge import samples
+from bridge.connections import text
 from bridge.embedded_redis import free_port
-from bridge.redis_conn import text
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 from tests.conftest import RedisServer
 from tests.values import JIRA_SECRET, ZENDESK_SECRET

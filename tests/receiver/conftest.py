@@ -11,7 +11,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from bridge import constants, samples
+from bridge import job_queues, samples
 from bridge.receiver.app import create_app
 from bridge.serving import ServerThread
 from bridge.settings import Settings
@@ -51,7 +51,7 @@ def http(bridge_url: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def events_queue(redis_client: redis.Redis) -> Queue:
     """The RQ queue the receiver enqueues on."""
-    return Queue(constants.EVENTS_QUEUE, connection=redis_client, serializer=JSONSerializer)
+    return Queue(job_queues.EVENTS_QUEUE, connection=redis_client, serializer=JSONSerializer)
 
 
 def signed_jira(

@@ -11,7 +11,7 @@ import orjson
 import redis
 from rq import Queue
 
-from bridge import constants, samples
+from bridge import job_queues, samples
 from bridge.settings import Secret, Settings
 from bridge.sources.signing import hub_signature
 from tests.receiver.conftest import ServeApp, send, signed_jira, signed_zendesk
@@ -30,7 +30,7 @@ def test_signed_jira_delivery_is_accepted_and_enqueued_as_event(
     assert answer["duplicate"] is False
     assert events_queue.job_ids == [answer["event_id"]]
     job = events_queue.jobs[0]
-    assert job.func_name == constants.EVENT_JOB_FUNC
+    assert job.func_name == job_queues.EVENT_JOB_FUNC
     event = job.args[0]
     assert event["id"] == answer["event_id"]
     assert event["version"] == 1

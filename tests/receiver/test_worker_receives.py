@@ -9,7 +9,7 @@ from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from bridge import constants
+from bridge import job_queues, keys
 from tests.receiver.conftest import send, signed_zendesk
 from workers import context
 
@@ -24,14 +24,14 @@ def test_event_arrives_as_an_rq_job_and_a_worker_takes_it_in(
 
     job = Job.fetch(event_id, connection=redis_client, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.QUEUED
-    assert job.origin == constants.EVENTS_QUEUE
+    assert job.origin == job_queues.EVENTS_QUEUE
 
-    worker = SimpleWorker([constants.EVENTS_QUEUE], connection=redis_client, serializer=JSONSerializer)
+    worker = SimpleWorker([job_queues.EVENTS_QUEUE], connection=redis_client, serializer=JSONSerializer)
     worker.work(burst=True)
 
     assert (
         Job.fetch(event_id, connection=redis_client, serializer=JSONSerializer).get_status()
         == JobStatus.FINISHED
     )
-    assert redis_client.lrange(constants.RECEIVED_LOG_KEY, 0, -1) == [event_id.encode()]
+    assert redis_client.lrange(keys.RECEIVED_LOG_KEY, 0, -1) == [event_id.encode()]
     context.reset()

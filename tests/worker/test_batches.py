@@ -13,13 +13,14 @@ from rq.job import JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import constants, records
+from bridge import job_queues, keys
 from bridge.rules.model import PlannedAction
+from bridge.stores import batches
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
-from workers import batches, context
+from workers import context
 from workers.run import BridgeWorker
 
-JIRA_QUEUE = constants.CALLS_QUEUE.format(destination="jira")
+JIRA_QUEUE = job_queues.DESTINATION_QUEUE.format(destination="jira")
 
 
 @pytest.fixture
@@ -75,15 +76,15 @@ def _link_posts(sandbox: RunningSandbox) -> list[str]:
 def test_many_events_calls_are_made_by_one_job(conn: redis.Redis, sandbox: RunningSandbox) -> None:
     for number in range(30):
         _add(conn, f"BA-{number}")
-        batches.arm(conn, ["jira"], context.current().settings)  # as each event job does
+        job_queues.arm(conn, ["jira"], context.current().settings)  # as each event job does
 
     _work(conn)
 
     assert len(_link_posts(sandbox)) == 30
     finished = FinishedJobRegistry(JIRA_QUEUE, connection=conn, serializer=JSONSerializer).get_job_ids()
     assert len(finished) == 1  # the other 29 arms found the first drain queued
-    assert records.waiting_calls(conn)["jira"] == 0
-    assert list(conn.scan_iter(batches.IN_FLIGHT_KEY.format(job_id="*"))) == []
+    assert batches.waiting(conn)["jira"] == 0
+    assert list(conn.scan_iter(keys.IN_FLIGHT_KEY.format(job_id="*"))) == []
 
 
 def test_a_unit_in_flight_when_the_worker_died_is_finished_by_the_jobs_rerun(
@@ -94,15 +95,15 @@ def test_a_unit_in_flight_when_the_worker_died_is_finished_by_the_jobs_rerun(
     event_id = "event-BA-99"
     unit = {"event_id": event_id, "destination": "jira", "actions": _unit_actions("BA-99", event_id)}
     job_id = "drain-jira-rerun"
-    conn.rpush(batches.IN_FLIGHT_KEY.format(job_id=job_id), orjson.dumps(unit))
+    conn.rpush(keys.IN_FLIGHT_KEY.format(job_id=job_id), orjson.dumps(unit))
     Queue(JIRA_QUEUE, connection=conn, serializer=JSONSerializer).enqueue_call(
-        batches.DRAIN_FUNC, args=("jira",), job_id=job_id
+        job_queues.DRAIN_JOB_FUNC, args=("jira",), job_id=job_id
     )
 
     _work(conn)
 
     assert _link_posts(sandbox) == ["/rest/api/2/issue/BA-99/remotelink"]
-    assert conn.exists(batches.IN_FLIGHT_KEY.format(job_id=job_id)) == 0
+    assert conn.exists(keys.IN_FLIGHT_KEY.format(job_id=job_id)) == 0
 
 
 def test_units_left_without_a_drain_are_found_by_the_maintenance(
@@ -111,8 +112,8 @@ def test_units_left_without_a_drain_are_found_by_the_maintenance(
     _add(conn, "BA-50")  # the event job died before it queued the drain
 
     settings = context.current().settings
-    assert batches.arm_idle(conn, settings) == ["jira"]
-    assert batches.arm_idle(conn, settings) == []  # armed once, not per maintenance round
+    assert job_queues.arm_idle(conn, settings) == ["jira"]
+    assert job_queues.arm_idle(conn, settings) == []  # armed once, not per maintenance round
     _work(conn)
 
     assert len(_link_posts(sandbox)) == 1
@@ -125,7 +126,7 @@ def test_a_call_refused_in_a_drain_becomes_a_failed_job_of_its_own(
         control.add_fault(api="jira", method="POST", path="/issue/BA-61/remotelink", status=400)
     for issue in ("BA-60", "BA-61", "BA-62"):
         _add(conn, issue)
-    batches.arm(conn, ["jira"], context.current().settings)
+    job_queues.arm(conn, ["jira"], context.current().settings)
 
     _work(conn)
 
@@ -147,20 +148,20 @@ def test_a_unit_in_flight_of_a_drain_that_failed_for_good_goes_back_to_waiting(
     event_id = "event-BA-70"
     unit = {"event_id": event_id, "destination": "jira", "actions": _unit_actions("BA-70", event_id)}
     queue = Queue(JIRA_QUEUE, connection=conn, serializer=JSONSerializer)
-    dead = queue.enqueue_call(batches.DRAIN_FUNC, args=("jira",), job_id="drain-jira-dead")
+    dead = queue.enqueue_call(job_queues.DRAIN_JOB_FUNC, args=("jira",), job_id="drain-jira-dead")
     queue.remove(dead)
     dead.set_status(JobStatus.FAILED)
     FailedJobRegistry(queue=queue).add(dead, ttl=600, exc_string="killed three times")
-    conn.rpush(batches.IN_FLIGHT_KEY.format(job_id=dead.id), orjson.dumps(unit))
-    conn.sadd(batches.IN_FLIGHT_JOBS_KEY, f"jira|{dead.id}")
+    conn.rpush(keys.IN_FLIGHT_KEY.format(job_id=dead.id), orjson.dumps(unit))
+    conn.sadd(keys.IN_FLIGHT_JOBS_KEY, f"jira|{dead.id}")
     # A drain job that may still run keeps its unit.
-    alive = queue.enqueue_call(batches.DRAIN_FUNC, args=("jira",), job_id="drain-jira-alive")
-    conn.rpush(batches.IN_FLIGHT_KEY.format(job_id=alive.id), orjson.dumps({**unit, "event_id": "kept"}))
-    conn.sadd(batches.IN_FLIGHT_JOBS_KEY, f"jira|{alive.id}")
+    alive = queue.enqueue_call(job_queues.DRAIN_JOB_FUNC, args=("jira",), job_id="drain-jira-alive")
+    conn.rpush(keys.IN_FLIGHT_KEY.format(job_id=alive.id), orjson.dumps({**unit, "event_id": "kept"}))
+    conn.sadd(keys.IN_FLIGHT_JOBS_KEY, f"jira|{alive.id}")
 
-    assert batches.arm_idle(conn, context.current().settings) == ["jira"]
+    assert job_queues.arm_idle(conn, context.current().settings) == ["jira"]
 
-    assert conn.exists(batches.IN_FLIGHT_KEY.format(job_id=dead.id)) == 0
-    assert conn.smembers(batches.IN_FLIGHT_JOBS_KEY) == {f"jira|{alive.id}".encode()}
-    assert records.waiting_calls(conn)["jira"] == 1
-    assert conn.llen(batches.IN_FLIGHT_KEY.format(job_id=alive.id)) == 1
+    assert conn.exists(keys.IN_FLIGHT_KEY.format(job_id=dead.id)) == 0
+    assert conn.smembers(keys.IN_FLIGHT_JOBS_KEY) == {f"jira|{alive.id}".encode()}
+    assert batches.waiting(conn)["jira"] == 1
+    assert conn.llen(keys.IN_FLIGHT_KEY.format(job_id=alive.id)) == 1

@@ -8,11 +8,12 @@ import pytest
 import redis
 
 from bridge.errors import CallFailed, RetryLater
+from bridge.executor import Executor
+from bridge.keys import CLAIM_KEY
 from bridge.rules.model import PlannedAction
 from bridge.settings import Settings
 from bridge.upstreams import Clients, clients_from_settings
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
-from workers.executor import CLAIM_KEY, Executor
 
 
 @pytest.fixture(scope="module")

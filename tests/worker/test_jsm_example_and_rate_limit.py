@@ -11,10 +11,11 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from bridge import constants
+from bridge import job_queues
+from bridge.stores import ratelimit
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 from tests.rules.events import issue
-from workers import context, ratelimit
+from workers import context
 from workers.run import BridgeWorker, queue_names
 
 EXAMPLE = str(resources.files("bridge.rules").joinpath("examples/jsm_maintenance.yaml"))
@@ -64,14 +65,14 @@ def test_jsm_example_disables_the_action_during_maintenance_and_enables_it_after
             [{"name": ACTION, "type": "create", "domain": "alert", "direction": "incoming", "enabled": True,
               "filter": {"conditionsEmpty": True, "conditionMatchType": "match-all", "conditions": []}}],
         )  # fmt: skip
-    events = Queue(constants.EVENTS_QUEUE, connection=example_worker, serializer=JSONSerializer)
+    events = Queue(job_queues.EVENTS_QUEUE, connection=example_worker, serializer=JSONSerializer)
 
-    events.enqueue(constants.EVENT_JOB_FUNC, issue("OPS-7", tickets=None, issuetype="Maintenance",
+    events.enqueue(job_queues.EVENT_JOB_FUNC, issue("OPS-7", tickets=None, issuetype="Maintenance",
                                                    status=("In Progress", "indeterminate")))  # fmt: skip
     _drain(example_worker)
     assert _enabled(sandbox) is False
 
-    events.enqueue(constants.EVENT_JOB_FUNC, issue("OPS-7", tickets=None, issuetype="Maintenance",
+    events.enqueue(job_queues.EVENT_JOB_FUNC, issue("OPS-7", tickets=None, issuetype="Maintenance",
                                                    status=("Done", "done")))  # fmt: skip
     _drain(example_worker)
     assert _enabled(sandbox) is True

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
-from bridge.errors import PermanentUpstreamError
+from bridge.errors import UpstreamNotFound
 from bridge.rules.params import BOOL, ID, STR, ActionSpec
 from bridge.upstreams import Action, Result
 from bridge.upstreams.jira.client import JiraClient, RemoteLink, RemoteLinkObject
@@ -57,9 +57,7 @@ def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], ke
     jira = clients.need("jira", JiraClient, VARIABLES)
     try:
         jira.delete_remote_link_by_global_id(params["issue"], params["global_id"], idempotency_key=key)
-    except PermanentUpstreamError as error:
-        if error.status != 404:
-            raise
+    except UpstreamNotFound:
         return {"deleted": False, "reason": "not found"}
     return {"deleted": True}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
-from bridge.errors import PermanentUpstreamError
+from bridge.errors import PermanentUpstreamError, UpstreamNotFound
 from bridge.rules.params import ID, INT, KEYS, STR, ActionSpec
 from bridge.upstreams import Action, Result
 from bridge.upstreams.jira_software.client import JiraSoftwareClient, SoftwareRemoteLink
@@ -54,9 +54,7 @@ def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], ke
     software = clients.need("jira_software", JiraSoftwareClient, VARIABLES)
     try:
         software.delete_remote_link(params["id"], idempotency_key=key)
-    except PermanentUpstreamError as error:
-        if error.status != 404:
-            raise
+    except UpstreamNotFound:
         return {"deleted": False, "reason": "not found"}
     return {"deleted": True}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
-from bridge.errors import PermanentUpstreamError
+from bridge.errors import UpstreamNotFound
 from bridge.rules.params import DICT, ID, ActionSpec
 from bridge.upstreams import Action, Result
 from bridge.upstreams.jsm.client import JsmOpsClient
@@ -47,7 +47,7 @@ def integration_action_update(clients: Clients, conn: Redis, params: dict[str, A
     jsm = clients.need("jsm", JsmOpsClient, VARIABLES)
     action_id = _action_id(clients, params)
     if action_id is None:
-        raise PermanentUpstreamError(
+        raise UpstreamNotFound(
             "PATCH", "integration action", 404, f"no action named {params.get('action_name')!r}"
         )
     updated = jsm.update_action(params["integration_id"], action_id, params["changes"], idempotency_key=key)
@@ -61,9 +61,7 @@ def integration_action_delete(clients: Clients, conn: Redis, params: dict[str, A
         return {"deleted": False, "reason": "not found"}
     try:
         jsm.delete_action(params["integration_id"], action_id, idempotency_key=key)
-    except PermanentUpstreamError as error:
-        if error.status != 404:
-            raise
+    except UpstreamNotFound:
         return {"deleted": False, "reason": "not found"}
     return {"deleted": True}
 

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
-from bridge import linkindex
-from bridge.errors import PermanentUpstreamError
+from bridge.errors import UpstreamNotFound
 from bridge.rules.params import ID, STR, ActionSpec
-from bridge.stores import issue_ids
+from bridge.stores import issue_ids, links
 from bridge.upstreams import Action, Result
 from bridge.upstreams.jira.client import JiraClient
 from bridge.upstreams.zendesk.client import ZendeskClient
@@ -42,33 +41,32 @@ def _issue_id(clients: Clients, conn: Redis, issue_key: str) -> str:
 def link_create(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
     zendesk = clients.need("zendesk", ZendeskClient, VARIABLES)
     ticket_id, issue_key = str(params["ticket_id"]), params["issue_key"]
-    known = linkindex.link_id(conn, ticket_id, issue_key)
+    known = links.link_id(conn, ticket_id, issue_key)
     if known is not None:
         return {"id": known, "created": False, "reason": "in the bridge's link index"}
     issue_id = _issue_id(clients, conn, issue_key)
     for existing in zendesk.iter_links(ticket_id=ticket_id):
         if existing.ticket_id == ticket_id and existing.issue_id == issue_id:
-            linkindex.add(conn, ticket_id, issue_key, existing.id)
+            links.add(conn, ticket_id, issue_key, existing.id)
             return {"id": existing.id, "created": False, "reason": "already linked at Zendesk"}
     link = zendesk.create_link(ticket_id, issue_id, issue_key, idempotency_key=key)
-    linkindex.add(conn, ticket_id, issue_key, link.id)
+    links.add(conn, ticket_id, issue_key, link.id)
     return {"id": link.id, "created": True}
 
 
 def link_delete(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
     zendesk = clients.need("zendesk", ZendeskClient, VARIABLES)
     ticket_id, issue_key = str(params["ticket_id"]), params["issue_key"]
-    ids = {linkindex.link_id(conn, ticket_id, issue_key)}
+    ids = {links.link_id(conn, ticket_id, issue_key)}
     ids |= {link.id for link in zendesk.iter_links(ticket_id=ticket_id) if link.issue_key == issue_key}
     deleted = []
     for zendesk_link_id in sorted(found for found in ids if found is not None):
         try:
             zendesk.delete_link(zendesk_link_id, idempotency_key=key)
             deleted.append(zendesk_link_id)
-        except PermanentUpstreamError as error:
-            if error.status != 404:  # already gone: the effect wanted is its absence
-                raise
-    linkindex.remove(conn, ticket_id, issue_key)
+        except UpstreamNotFound:  # already gone: the effect wanted is its absence
+            pass
+    links.remove(conn, ticket_id, issue_key)
     return {"deleted": deleted}
 
 

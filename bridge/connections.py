@@ -13,15 +13,15 @@ import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bridge import constants
+from bridge import defaults
 from bridge.settings import Settings
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
     """Return the keyword arguments shared by both clients."""
     options: dict[str, Any] = {
-        "socket_connect_timeout": constants.REDIS_CONNECT_TIMEOUT_S,
-        "socket_timeout": constants.REDIS_SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": defaults.REDIS_CONNECT_TIMEOUT_S,
+        "socket_timeout": defaults.REDIS_SOCKET_TIMEOUT_S,
         # redis-py retries failed commands by default; the caller decides what a failure means.
         "retry": Retry(NoBackoff(), 0),
         "health_check_interval": 30,

@@ -1,8 +1,8 @@
 """The bridge's own index of ticket ↔ issue links (Zendesk's link create is not idempotent upstream).
 
-``bridge:links:ticket:<ticket_id>`` maps issue key → Zendesk link id, ``bridge:links:issue:<KEY>`` maps
-ticket id → Zendesk link id; ``bridge:refs:ticket:<ticket_id>`` holds the keys the ticket itself held at
-its latest event that said so. Rules read them through ``Linked`` (rule 2: keys a ticket dropped; rule 5:
+``keys.TICKET_LINKS_KEY`` maps issue key → Zendesk link id per ticket, ``keys.ISSUE_LINKS_KEY`` ticket id →
+Zendesk link id per issue; ``keys.TICKET_REFERENCES_KEY`` holds the keys the ticket itself held at its
+latest event that said so. Rules read them through ``Linked`` (rule 2: keys a ticket dropped; rule 5:
 tickets of a deleted issue); ``bridge reconcile`` compares the links with the upstreams.
 """
 
@@ -12,17 +12,10 @@ import orjson
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import constants
+from bridge.connections import text
 from bridge.event import Event
-from bridge.redis_conn import text
+from bridge.keys import ISSUE_LINKS_KEY, TICKET_LINKS_KEY, TICKET_REFERENCES_KEY
 from bridge.rules.model import Linked
-
-TICKET_KEY = constants.KEY_PREFIX + "links:ticket:{ticket_id}"
-ISSUE_KEY = constants.KEY_PREFIX + "links:issue:{issue_key}"
-
-
-REFERENCES_KEY = constants.KEY_PREFIX + "refs:ticket:{ticket_id}"
-"""Hash of the keys a ticket held (``keys``, JSON) as of the event with ``sequence``."""
 
 # Keep the newest statement of a ticket's keys: an older event processed late does not roll it back.
 _REMEMBER = """
@@ -39,8 +32,8 @@ def linked_for(conn: Redis, event: Event) -> Linked:
     subject = event["subject"]
     if event["source"] == "zendesk":
         with conn.pipeline(transaction=False) as pipe:
-            pipe.hkeys(TICKET_KEY.format(ticket_id=subject["id"]))
-            pipe.hget(REFERENCES_KEY.format(ticket_id=subject["id"]), "keys")
+            pipe.hkeys(TICKET_LINKS_KEY.format(ticket_id=subject["id"]))
+            pipe.hget(TICKET_REFERENCES_KEY.format(ticket_id=subject["id"]), "keys")
             keys, referenced = pipe.execute()
         return Linked(
             jira_issue_keys=tuple(sorted(text(key) for key in keys)),
@@ -49,7 +42,7 @@ def linked_for(conn: Redis, event: Event) -> Linked:
     issue_key = subject.get("key")
     if subject["kind"] != "issue" or not issue_key:
         return Linked()
-    tickets = conn.hkeys(ISSUE_KEY.format(issue_key=issue_key))
+    tickets = conn.hkeys(ISSUE_LINKS_KEY.format(issue_key=issue_key))
     return Linked(zendesk_ticket_ids=tuple(sorted(text(ticket) for ticket in tickets)))
 
 
@@ -61,7 +54,7 @@ def remember_references(conn: Redis | Pipeline, event: Event, retention_s: int) 
     conn.eval(
         _REMEMBER,
         1,
-        REFERENCES_KEY.format(ticket_id=event["subject"]["id"]),
+        TICKET_REFERENCES_KEY.format(ticket_id=event["subject"]["id"]),
         event["sequence"],
         orjson.dumps(keys),
         retention_s,
@@ -70,26 +63,26 @@ def remember_references(conn: Redis | Pipeline, event: Event, retention_s: int) 
 
 def link_id(conn: Redis, ticket_id: str, issue_key: str) -> int | None:
     """Return the Zendesk link id of ``ticket_id`` ↔ ``issue_key``, when the index has it."""
-    found = conn.hget(TICKET_KEY.format(ticket_id=ticket_id), issue_key)
+    found = conn.hget(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_key)
     return int(found) if found is not None else None
 
 
 def add(conn: Redis | Pipeline, ticket_id: str, issue_key: str, zendesk_link_id: int) -> None:
     """Record a link in both directions."""
-    conn.hset(TICKET_KEY.format(ticket_id=ticket_id), issue_key, zendesk_link_id)
-    conn.hset(ISSUE_KEY.format(issue_key=issue_key), ticket_id, zendesk_link_id)
+    conn.hset(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_key, zendesk_link_id)
+    conn.hset(ISSUE_LINKS_KEY.format(issue_key=issue_key), ticket_id, zendesk_link_id)
 
 
 def remove(conn: Redis | Pipeline, ticket_id: str, issue_key: str) -> None:
     """Forget a link in both directions."""
-    conn.hdel(TICKET_KEY.format(ticket_id=ticket_id), issue_key)
-    conn.hdel(ISSUE_KEY.format(issue_key=issue_key), ticket_id)
+    conn.hdel(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_key)
+    conn.hdel(ISSUE_LINKS_KEY.format(issue_key=issue_key), ticket_id)
 
 
 def all_links(conn: Redis) -> dict[tuple[str, str], int]:
     """Return every indexed link as ``(ticket id, issue key) → Zendesk link id`` (for reconcile)."""
     links: dict[tuple[str, str], int] = {}
-    prefix = TICKET_KEY.format(ticket_id="")
+    prefix = TICKET_LINKS_KEY.format(ticket_id="")
     for key in conn.scan_iter(match=prefix + "*", count=500):
         ticket_id = text(key)[len(prefix) :]
         for issue_key, zendesk_link_id in conn.hgetall(key).items():

@@ -14,14 +14,15 @@ from typing import Any
 
 from redis import Redis
 
-from bridge import constants, linkindex
-from bridge.errors import NotConfigured, PermanentUpstreamError
+from bridge import defaults, job_queues
+from bridge.errors import NotConfigured, UpstreamNotFound
+from bridge.job_queues import ABANDONED_RETRY, destination_queue
 from bridge.rules.model import PlannedAction
 from bridge.settings import Settings
+from bridge.stores import links
 from bridge.upstreams import Clients
 from bridge.upstreams.jira.client import JiraClient
 from bridge.upstreams.zendesk.client import ZendeskClient
-from workers.queues import ABANDONED_RETRY, calls_queue
 
 
 @dataclass
@@ -49,7 +50,7 @@ def reconcile(conn: Redis, clients: Clients, settings: Settings, since: datetime
         if since is not None and link.updated_at and datetime.fromisoformat(link.updated_at) < since:
             continue
         drift.zendesk_links_seen += 1
-        linkindex.add(conn, link.ticket_id, link.issue_key, link.id)
+        links.add(conn, link.ticket_id, link.issue_key, link.id)
         global_id = f"system={settings.zendesk_base_url}&id={link.ticket_id}"
         if not _remote_link_exists(jira, link.issue_key, global_id):
             drift.remote_links_missing.append(f"{link.issue_key} ← Zendesk #{link.ticket_id}")
@@ -68,12 +69,12 @@ def reconcile(conn: Redis, clients: Clients, settings: Settings, since: datetime
                 link.ticket_id,
             )
             drift.jobs.append(_enqueue(conn, settings, action, run_id))
-    for (ticket_id, issue_key), _ in linkindex.all_links(conn).items():
+    for (ticket_id, issue_key), _ in links.all_links(conn).items():
         drift.indexed += 1
         if (ticket_id, issue_key) in at_zendesk:
             continue
         drift.zendesk_links_missing.append(f"Zendesk #{ticket_id} → {issue_key}")
-        linkindex.remove(conn, ticket_id, issue_key)
+        links.remove(conn, ticket_id, issue_key)
         action = _action(
             "zendesk.jira_link.create",
             "zendesk",
@@ -90,11 +91,9 @@ def reconcile(conn: Redis, clients: Clients, settings: Settings, since: datetime
 def _remote_link_exists(jira: JiraClient, issue_key: str, global_id: str) -> bool:
     try:
         return bool(jira.list_remote_links(issue_key, global_id=global_id))
-    except PermanentUpstreamError as error:
+    except UpstreamNotFound:
         # Jira answers 404 for a globalId the issue has no link with.
-        if error.status == 404:
-            return False
-        raise
+        return False
 
 
 def _action(
@@ -113,12 +112,12 @@ def _action(
 
 
 def _enqueue(conn: Redis, settings: Settings, action: PlannedAction, run_id: str) -> str:
-    job = calls_queue(conn, action.destination).enqueue_call(
-        constants.CALLS_JOB_FUNC,
+    job = destination_queue(conn, action.destination).enqueue_call(
+        job_queues.CALLS_JOB_FUNC,
         args=(run_id, action.destination, [action.to_dict()], 1),
         timeout=settings.calls_job_timeout_s,
-        result_ttl=constants.EVENT_JOB_RESULT_TTL_S,
-        failure_ttl=constants.EVENT_JOB_FAILURE_TTL_S,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
         description=f"reconcile: {action.kind} {action.target}",
         meta={"event_id": run_id, "destination": action.destination},
         retry=ABANDONED_RETRY,

@@ -1,13 +1,9 @@
 """What the bridge remembers of each event and call, for operators (the dashboard reads only this).
 
-Keys (all under ``bridge:``; see docs/operations.md):
-- ``ev:<event_id>``             hash: event (JSON), status, reason, actions, updated_at
-- ``ev:<event_id>:calls``       hash: idempotency key → call record (JSON)
-- ``find:<term>``               zset of event ids by received time; terms ``jira:KEY``, ``zendesk:ID``,
-                                ``salesforce:ID``, ``delivery:ID``, ``event:ID``
-- ``dest:<destination>``        hash of counters and the last error of one upstream
-- ``minute:<epoch minute>``     hash: events and calls taken in that minute
-Records expire after ``BRIDGE_RECORD_RETENTION_S``; the raw delivery stays where the receiver wrote it.
+An event's record (status, reason, how many actions and destinations are pending), the record of each of
+its calls, the search index, each destination's figures and per-minute counts; key formats and their
+lifetimes are ``bridge.keys``. Records expire after ``BRIDGE_RECORD_RETENTION_S``; the raw delivery stays
+where the receiver wrote it.
 """
 
 from __future__ import annotations
@@ -20,21 +16,17 @@ import orjson
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import constants
+from bridge import defaults, keys
 from bridge.event import Event
+from bridge.upstreams import DESTINATIONS
 
 EventStatus = Literal["received", "planned", "done", "skipped", "failed"]
 CallOutcome = Literal[
     "pending", "done", "skipped-duplicate", "skipped-stale", "skipped-not-configured", "failed", "retrying"
 ]
 
-EVENT_KEY = constants.KEY_PREFIX + "ev:{event_id}"
-CALLS_KEY = constants.KEY_PREFIX + "ev:{event_id}:calls"
-FIND_KEY = constants.KEY_PREFIX + "find:{term}"
-DESTINATION_KEY = constants.KEY_PREFIX + "dest:{destination}"
-MINUTE_KEY = constants.KEY_PREFIX + "minute:{minute}"
-MINUTE_TTL_S = 2 * 3600
-SEARCH_LIMIT = 50
+PENDING_FIELD = "pending"
+"""Field of the event record counting its destinations whose calls are not finished yet."""
 
 
 class CallRecord(TypedDict, total=False):
@@ -121,19 +113,19 @@ def search_terms(event: Event) -> list[str]:
 def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus = "received") -> None:
     """Store the event, index it for search, count it in this minute and add it to the received log."""
     now = time.time()
-    key = EVENT_KEY.format(event_id=event["id"])
+    key = keys.EVENT_KEY.format(event_id=event["id"])
     with conn.pipeline(transaction=False) as pipe:
         pipe.hset(key, mapping={"event": orjson.dumps(event), "status": status, "updated_at": now})
         pipe.hsetnx(key, "reason", "")
         pipe.hsetnx(key, "actions", 0)
         pipe.expire(key, retention_s)
         for term in search_terms(event):
-            find = FIND_KEY.format(term=term)
+            find = keys.FIND_KEY.format(term=term)
             pipe.zadd(find, {event["id"]: now})
             pipe.expire(find, retention_s)
         _count_minute(pipe, "events", now)
-        pipe.lpush(constants.RECEIVED_LOG_KEY, event["id"])
-        pipe.ltrim(constants.RECEIVED_LOG_KEY, 0, constants.RECEIVED_LOG_MAX - 1)
+        pipe.lpush(keys.RECEIVED_LOG_KEY, event["id"])
+        pipe.ltrim(keys.RECEIVED_LOG_KEY, 0, defaults.RECEIVED_LOG_MAX - 1)
         pipe.execute()
 
 
@@ -141,7 +133,7 @@ def set_event_status(
     conn: Redis | Pipeline, event_id: str, status: EventStatus, reason: str = "", actions: int | None = None
 ) -> None:
     """Set where an event stands (and why)."""
-    key = EVENT_KEY.format(event_id=event_id)
+    key = keys.EVENT_KEY.format(event_id=event_id)
     fields: dict[Any, Any] = {"status": status, "reason": reason, "updated_at": time.time()}
     if actions is not None:
         fields["actions"] = actions
@@ -150,7 +142,7 @@ def set_event_status(
 
 def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) -> None:
     """Store (or update) one call of an event, and count it in the destination's figures."""
-    key = CALLS_KEY.format(event_id=event_id)
+    key = keys.EVENT_CALLS_KEY.format(event_id=event_id)
     now = time.time()
     with conn.pipeline(transaction=False) as pipe:
         pipe.hset(key, call["idempotency_key"], orjson.dumps(call))
@@ -160,7 +152,7 @@ def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) 
 
 
 def _count_call(pipe: Any, call: CallRecord, now: float) -> None:
-    stats = DESTINATION_KEY.format(destination=call.get("destination", "unknown"))
+    stats = keys.DESTINATION_KEY.format(destination=call.get("destination", "unknown"))
     outcome = call.get("outcome")
     if outcome == "done":
         pipe.hincrby(stats, "ok", 1)
@@ -187,33 +179,24 @@ def _count_call(pipe: Any, call: CallRecord, now: float) -> None:
         pipe.hset(stats, mapping={"last_error": orjson.dumps(error), "last_error_at": now})
 
 
-def waiting_calls(conn: Redis) -> dict[str, int]:
-    """Return how many events' calls wait for each destination's next drain job (``workers/batches.py``)."""
-    with conn.pipeline(transaction=False) as pipe:
-        for destination in constants.DESTINATIONS:
-            pipe.llen(constants.CALLS_WAITING_KEY.format(destination=destination))
-        counts = pipe.execute()
-    return dict(zip(constants.DESTINATIONS, (int(count) for count in counts), strict=True))
-
-
 def note_backoff(conn: Redis, destination: str, until: float, rate_limited: bool) -> None:
     """Remember that calls to ``destination`` wait until ``until`` (shown on the overview)."""
     field_name = "rate_limited_until" if rate_limited else "backoff_until"
-    conn.hset(DESTINATION_KEY.format(destination=destination), field_name, until)
+    conn.hset(keys.DESTINATION_KEY.format(destination=destination), field_name, until)
 
 
 def _count_minute(pipe: Any, what: str, now: float) -> None:
-    key = MINUTE_KEY.format(minute=int(now // 60))
+    key = keys.MINUTE_KEY.format(minute=int(now // 60))
     pipe.hincrby(key, what, 1)
-    pipe.expire(key, MINUTE_TTL_S)
+    pipe.expire(key, defaults.MINUTE_TTL_S)
 
 
 def load_event(conn: Redis, event_id: str) -> EventRecord | None:
     """Return the event with its calls and its raw delivery, or None when unknown (or expired)."""
     with conn.pipeline(transaction=False) as pipe:
-        pipe.hgetall(EVENT_KEY.format(event_id=event_id))
-        pipe.hgetall(CALLS_KEY.format(event_id=event_id))
-        pipe.get(constants.RAW_DELIVERY_KEY.format(event_id=event_id))
+        pipe.hgetall(keys.EVENT_KEY.format(event_id=event_id))
+        pipe.hgetall(keys.EVENT_CALLS_KEY.format(event_id=event_id))
+        pipe.get(keys.RAW_DELIVERY_KEY.format(event_id=event_id))
         stored, calls, raw = pipe.execute()
     if not stored:
         return None
@@ -238,7 +221,7 @@ def _raw_delivery(raw: bytes | None) -> dict[str, Any] | None:
     return {"meta": orjson.loads(meta), "body": body.decode("utf-8", "replace")}
 
 
-def search(conn: Redis, text: str, limit: int = SEARCH_LIMIT) -> list[EventSummary]:
+def search(conn: Redis, text: str, limit: int = defaults.SEARCH_LIMIT) -> list[EventSummary]:
     """Return the newest events found by a Jira key, ticket id, Salesforce id, event or delivery id."""
     text = text.strip()
     if not text:
@@ -252,7 +235,7 @@ def search(conn: Redis, text: str, limit: int = SEARCH_LIMIT) -> list[EventSumma
     ]
     with conn.pipeline(transaction=False) as pipe:
         for term in candidates:
-            pipe.zrevrange(FIND_KEY.format(term=term), 0, limit - 1, withscores=True)
+            pipe.zrevrange(keys.FIND_KEY.format(term=term), 0, limit - 1, withscores=True)
         found: dict[str, float] = {}
         for hits in pipe.execute():
             for member, score in hits:
@@ -265,7 +248,7 @@ def summaries(conn: Redis, event_ids: list[str]) -> list[EventSummary]:
     """Return one summary per known event id, in the given order."""
     with conn.pipeline(transaction=False) as pipe:
         for event_id in event_ids:
-            pipe.hmget(EVENT_KEY.format(event_id=event_id), "event", "status")
+            pipe.hmget(keys.EVENT_KEY.format(event_id=event_id), "event", "status")
         rows = pipe.execute()
     result = []
     for event_id, (raw_event, status) in zip(event_ids, rows, strict=True):
@@ -287,12 +270,12 @@ def summaries(conn: Redis, event_ids: list[str]) -> list[EventSummary]:
 
 
 def destination_stats(
-    conn: Redis, destinations: tuple[str, ...] = constants.DESTINATIONS
+    conn: Redis, destinations: tuple[str, ...] = DESTINATIONS
 ) -> dict[str, DestinationStats]:
     """Return each destination's figures."""
     with conn.pipeline(transaction=False) as pipe:
         for destination in destinations:
-            pipe.hgetall(DESTINATION_KEY.format(destination=destination))
+            pipe.hgetall(keys.DESTINATION_KEY.format(destination=destination))
         rows = pipe.execute()
     stats = {}
     for destination, row in zip(destinations, rows, strict=True):
@@ -322,7 +305,7 @@ def minute_counts(conn: Redis, minutes: int = 60) -> list[tuple[int, int, int]]:
     wanted = list(range(now_minute - minutes + 1, now_minute + 1))
     with conn.pipeline(transaction=False) as pipe:
         for minute in wanted:
-            pipe.hmget(MINUTE_KEY.format(minute=minute), "events", "calls")
+            pipe.hmget(keys.MINUTE_KEY.format(minute=minute), "events", "calls")
         rows = pipe.execute()
     return [
         (minute, int(events or 0), int(calls or 0))

@@ -11,19 +11,18 @@ import time
 
 from redis import Redis
 
-from bridge import constants
-
-WINDOW_KEY = constants.KEY_PREFIX + "ratelimit:{destination}:{second}"
+from bridge import defaults
+from bridge.keys import RATE_WINDOW_KEY
 
 
 def reserve(conn: Redis, destination: str, per_second: float) -> float:
     """Take one call of this second's allowance; return 0, or the seconds to wait when it is spent."""
     now = time.time()
     second = int(now)
-    key = WINDOW_KEY.format(destination=destination, second=second)
+    key = RATE_WINDOW_KEY.format(destination=destination, second=second)
     with conn.pipeline(transaction=True) as pipe:
         pipe.incr(key)
-        pipe.expire(key, 5)
+        pipe.expire(key, defaults.RATE_WINDOW_TTL_S)
         taken, _ = pipe.execute()
     if int(taken) <= max(1, math.floor(per_second)):
         return 0.0

@@ -1,0 +1,111 @@
+"""Every tunable of the bridge that is not an operator setting, with a one-line note each (as RQ's
+``rq/defaults.py``). Operator settings and their defaults are ``bridge.settings``; Redis key formats are
+``bridge.keys``; queue names and job options are ``bridge.job_queues``.
+"""
+
+from __future__ import annotations
+
+EVENT_VERSION = 1
+"""Version of the normalized event shape (README.md, "The event")."""
+
+# The receiver
+
+DEDUPE_TTL_S = 7 * 24 * 3600
+"""How long a delivery id is remembered. Jira retries for ~30 min and Zendesk for minutes; a week
+also covers an operator replaying a sender's failed deliveries by hand."""
+
+RAW_DELIVERY_TTL_S = 7 * 24 * 3600
+"""Retention of raw deliveries."""
+
+REDIS_CONNECT_TIMEOUT_S = 1.0
+"""Connecting to Redis gives up after this long, so the receiver answers 503 well inside the senders'
+timeouts (Zendesk waits 12 s, Jira a few more)."""
+
+REDIS_SOCKET_TIMEOUT_S = 2.0
+"""A Redis command that takes longer than this counts as Redis being unreachable."""
+
+REDIS_UNAVAILABLE_RETRY_AFTER_S = 30
+"""``Retry-After`` sent with a 503 when Redis is down (Zendesk retries a 503 only below 60 s)."""
+
+GC_GEN0_THRESHOLD = 50_000
+"""Allocations between young-generation collections in web processes (Python's default is 700)."""
+
+WEB_GRACEFUL_SHUTDOWN_S = 20
+"""Time given to requests in flight after SIGTERM (Heroku allows 30 s before SIGKILL)."""
+
+# Records and stores
+
+RECEIVED_LOG_MAX = 10_000
+"""Length cap of the received list."""
+
+MINUTE_TTL_S = 2 * 3600
+"""How long the per-minute counts of events and calls are kept (the overview shows the last hour)."""
+
+SEARCH_LIMIT = 50
+"""Events a search returns at most."""
+
+ISSUE_ID_TTL_S = 24 * 3600
+"""Issue ids never change, but a key can move to another issue; a day bounds how long a move goes unseen."""
+
+RATE_WINDOW_TTL_S = 5
+"""How long a one-second rate-limit window's count is kept (a few seconds past its second)."""
+
+ARMED_TTL_S = 10
+"""How long a destination counts as having a drain job queued: should that job be lost (deleted by an
+operator, say), the next event or the maintenance queues another after this, not never."""
+
+UPSTREAM_BODY_LIMIT = 4096
+"""Upstream answers are kept up to this many characters (enough for any documented error shape)."""
+
+# Jobs and workers
+
+EVENT_JOB_TIMEOUT_S = 300
+"""RQ timeout of an event job (its upstream calls each carry their own, shorter, timeouts)."""
+
+EVENT_JOB_RESULT_TTL_S = 24 * 3600
+"""How long RQ keeps a finished event or calls job, so operators can look it up."""
+
+JOB_FAILURE_TTL_S = 30 * 24 * 3600
+"""How long RQ keeps a failed job in the failed registry."""
+
+DRAIN_JOB_RESULT_TTL_S = 3600
+"""A drain job's result (how many events' calls it made) is kept an hour: the calls have their records."""
+
+ABANDONED_JOB_RETRIES = 3
+"""Times RQ queues a job again whose worker died under it (kill -9); failures the bridge raises on
+purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with ``Retry-After``)."""
+
+DRAIN_MAX_UNITS = 200
+"""Units one drain job takes at most before it hands over to a new job (and to other queues)."""
+
+BUSY_RETRY_S = 1.0
+"""How soon a call whose target another worker holds is tried again."""
+
+HEARTBEAT_SLACK_S = 1.0
+"""A worker heartbeat is skipped when the last one sent keeps the worker's key alive this close to as long."""
+
+SUSPENSION_CHECK_S = 1.0
+"""How often a busy worker asks whether workers are suspended (a pause takes effect within this)."""
+
+# Defaults of operator settings (bridge.settings)
+
+DEFAULT_PORT = 8000
+"""Default of PORT."""
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""Default of BRIDGE_MAX_BODY_BYTES."""
+
+DEFAULT_SIGNATURE_TOLERANCE_S = 300
+"""Default of BRIDGE_SIGNATURE_TOLERANCE_S: how far a Zendesk signature timestamp may be from now."""
+
+DEFAULT_RECORD_RETENTION_S = 14 * 24 * 3600
+"""Default of BRIDGE_RECORD_RETENTION_S: how long events and their calls stay visible to operators."""
+
+DEFAULT_IDEMPOTENCY_TTL_S = 30 * 24 * 3600
+"""Default of BRIDGE_IDEMPOTENCY_TTL_S: how long a completed call's key keeps it from being made again."""
+
+DEFAULT_WORKER_GRACE_S = 60
+"""Default of BRIDGE_WORKER_GRACE_S: seconds past a job's timeout before a silent worker's job is abandoned."""
+
+DEFAULT_WORKER_MAINTENANCE_S = 60
+"""Default of BRIDGE_WORKER_MAINTENANCE_S: how often a worker cleans RQ's registries (RQ's is 10 min)."""

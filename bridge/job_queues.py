@@ -1,0 +1,111 @@
+"""The RQ queues the bridge puts work on, and the jobs it puts there (by import path: ``workers.jobs``).
+
+``bridge-events`` takes the receiver's events (one ``process_event`` job each); each destination has its
+own ``bridge-calls-<destination>`` queue, so a slow or failing upstream holds up only its own calls.
+The bridge names the job functions by string and never imports ``workers``. Every job is enqueued with
+the JSON serializer (readable in the dashboard; nothing unpickled from Redis).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from bridge import defaults
+from bridge.settings import Settings
+from bridge.stores import batches
+from bridge.upstreams import DESTINATIONS
+
+log = logging.getLogger("bridge.worker")
+
+EVENTS_QUEUE = "bridge-events"
+"""RQ queue the receiver puts normalized events on."""
+
+DESTINATION_QUEUE = "bridge-calls-{destination}"
+"""RQ queue of one destination's calls (its drain jobs, retries and requeued failures)."""
+
+EVENT_JOB_FUNC = "workers.jobs.process_event"
+"""Import path of the job that handles a normalized event."""
+
+DRAIN_JOB_FUNC = "workers.jobs.drain_calls"
+"""Import path of the job that makes the waiting events' calls to one destination."""
+
+CALLS_JOB_FUNC = "workers.jobs.run_calls"
+"""Import path of the job that makes one event's calls to one destination (retries, reconcile)."""
+
+ABANDONED_RETRY = Retry(max=defaults.ABANDONED_JOB_RETRIES)
+"""RQ re-queues a job abandoned by a dead worker while it has retries left; failures the bridge raises on
+purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with ``Retry-After``)."""
+
+
+def queue_names() -> list[str]:
+    """Return the queues a worker listens on, in priority order: events first, then each destination."""
+    return [EVENTS_QUEUE] + [
+        DESTINATION_QUEUE.format(destination=destination) for destination in DESTINATIONS
+    ]
+
+
+def destination_of(queue_name: str) -> str | None:
+    """Return the destination whose queue ``queue_name`` is, or None (the events queue)."""
+    prefix = DESTINATION_QUEUE.format(destination="")
+    return queue_name[len(prefix) :] if queue_name.startswith(prefix) else None
+
+
+def events_queue(conn: Redis) -> Queue:
+    """Return the events queue."""
+    return Queue(EVENTS_QUEUE, connection=conn, serializer=JSONSerializer)
+
+
+def destination_queue(conn: Redis, destination: str) -> Queue:
+    """Return the queue of ``destination``'s calls."""
+    return Queue(
+        DESTINATION_QUEUE.format(destination=destination), connection=conn, serializer=JSONSerializer
+    )
+
+
+def arm(conn: Redis, destinations: Iterable[str], settings: Settings) -> list[str]:
+    """Queue a drain job for each destination that has none queued; return those it queued for."""
+    armed = batches.set_armed(conn, list(destinations))
+    if not armed:
+        return []
+    with conn.pipeline() as pipe:
+        for destination in armed:
+            destination_queue(conn, destination).enqueue_call(
+                DRAIN_JOB_FUNC,
+                args=(destination,),
+                job_id=f"drain-{destination}-{uuid.uuid4().hex[:12]}",
+                timeout=settings.calls_job_timeout_s,
+                result_ttl=defaults.DRAIN_JOB_RESULT_TTL_S,
+                failure_ttl=defaults.JOB_FAILURE_TTL_S,
+                description=f"{destination} calls of the waiting events",
+                meta={"destination": destination},
+                retry=ABANDONED_RETRY,
+                pipeline=pipe,
+            )
+        pipe.execute()
+    return armed
+
+
+def arm_idle(conn: Redis, settings: Settings) -> list[str]:
+    """Arm every destination whose units wait with no drain flag (the workers' maintenance).
+
+    First, units left in flight by a drain job that will not run again (failed for good after its
+    retries, deleted, expired) go back to their waiting lists.
+    """
+    for destination, job_id in batches.holders(conn):
+        job = Job.fetch_many([job_id], connection=conn, serializer=JSONSerializer)[0]
+        if job is not None and job.get_status(refresh=False) in _MAY_RUN_AGAIN:
+            continue
+        for _ in range(batches.return_units(conn, destination, job_id)):
+            log.warning("returned a unit left in flight by drain job %s to the waiting list", job_id)
+    waiting = batches.waiting(conn)
+    return arm(conn, [destination for destination, count in waiting.items() if count], settings)
+
+
+_MAY_RUN_AGAIN = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}

@@ -1,0 +1,122 @@
+"""Calls waiting for their destination, made for many events in one RQ job: the lists they wait in.
+
+``process_event`` puts each destination's share of an event's calls (a *unit*: event id, destination,
+actions) on the destination's waiting list and makes sure a drain job is queued on the destination's
+queue (``bridge.job_queues.arm``). A drain job takes the units one at a time into its own in-flight list,
+makes their calls (``workers.jobs.drain_calls``) and drops them: RQ's own cost per job (about 3 ms of
+worker CPU and some forty Redis commands) is paid once for many events instead of once per event and
+destination. A unit whose calls must wait (Retry-After, backoff, a busy target) continues as an ordinary
+scheduled ``run_calls`` job, and one that fails for good becomes a ``run_calls`` job in the failed
+registry, with the upstream's answer, that operators requeue as any other.
+
+Nothing is lost on a crash: a unit is on the waiting list or in exactly one drain job's in-flight list
+until its calls are made (the move is one Lua step); a drain job that RQ runs again after its worker died
+finishes its in-flight unit first (the calls already made are skipped by their idempotency keys), and
+the maintenance returns the in-flight unit of a drain job that will not run again to the waiting list.
+
+Arming: a drain job deletes its destination's flag before it takes units, so a unit added later is
+either taken by that job or arms a new one; the workers' maintenance arms any destination whose units
+wait with no flag (a worker that died between adding a unit and queueing its drain).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from redis import Redis
+from redis.client import Pipeline
+
+from bridge import defaults, keys
+from bridge.connections import text
+from bridge.upstreams import DESTINATIONS
+
+# Finish the unit in hand (if any), then take the next: this job's own in-flight unit first (left by an
+# earlier run of the job whose worker died), else the oldest waiting one. One round trip per unit.
+_NEXT = """
+if ARGV[1] ~= '' then redis.call('LREM', KEYS[2], 1, ARGV[1]) end
+local left = redis.call('LINDEX', KEYS[2], 0)
+if left then return left end
+local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+if unit then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
+return unit
+"""
+# Give the in-flight unit of a drain job that will not run again back to its destination's waiting list.
+_RETURN = """
+local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')
+if not unit then redis.call('SREM', KEYS[3], ARGV[1]) end
+return unit
+"""
+
+
+def add(pipe: Pipeline, event_id: str, destination: str, actions: list[dict[str, Any]]) -> None:
+    """Put an event's calls to ``destination`` on its waiting list (in the caller's transaction)."""
+    unit = {"event_id": event_id, "destination": destination, "actions": actions}
+    pipe.rpush(keys.WAITING_KEY.format(destination=destination), orjson.dumps(unit))
+
+
+def set_armed(conn: Redis, destinations: list[str]) -> list[str]:
+    """Flag each destination as having a drain job queued; return those that had none (to queue one for)."""
+    with conn.pipeline(transaction=False) as pipe:
+        for destination in destinations:
+            pipe.set(keys.ARMED_KEY.format(destination=destination), 1, nx=True, ex=defaults.ARMED_TTL_S)
+        flags = pipe.execute()
+    return [destination for destination, flag in zip(destinations, flags, strict=True) if flag]
+
+
+def waiting(conn: Redis) -> dict[str, int]:
+    """Return how many events' calls wait for each destination's next drain job."""
+    with conn.pipeline(transaction=False) as pipe:
+        for destination in DESTINATIONS:
+            pipe.llen(keys.WAITING_KEY.format(destination=destination))
+        counts = pipe.execute()
+    return dict(zip(DESTINATIONS, (int(count) for count in counts), strict=True))
+
+
+def holders(conn: Redis) -> list[tuple[str, str]]:
+    """Return ``(destination, job id)`` of every drain job that holds a unit in flight."""
+    found = []
+    for member in conn.smembers(keys.IN_FLIGHT_JOBS_KEY):
+        destination, _, job_id = text(member).partition("|")
+        found.append((destination, job_id))
+    return found
+
+
+def return_units(conn: Redis, destination: str, job_id: str) -> int:
+    """Give the in-flight units of a drain job that will not run again back to the waiting list."""
+    returning = conn.register_script(_RETURN)
+    script_keys = [
+        keys.IN_FLIGHT_KEY.format(job_id=job_id),
+        keys.WAITING_KEY.format(destination=destination),
+        keys.IN_FLIGHT_JOBS_KEY,
+    ]
+    returned = 0
+    while returning(keys=script_keys, args=[f"{destination}|{job_id}"]) is not None:
+        returned += 1
+    return returned
+
+
+def disarm(conn: Redis, destination: str) -> None:
+    """Say that the destination's queued drain job has started: the next unit added arms a new one."""
+    conn.delete(keys.ARMED_KEY.format(destination=destination))
+
+
+def take(conn: Redis, destination: str, job_id: str, finished: bytes = b"") -> bytes | None:
+    """Drop the unit ``finished`` from the drain job's in-flight list and take the next one into it."""
+    script_keys = [
+        keys.WAITING_KEY.format(destination=destination),
+        keys.IN_FLIGHT_KEY.format(job_id=job_id),
+        keys.IN_FLIGHT_JOBS_KEY,
+    ]
+    unit: bytes | None = conn.register_script(_NEXT)(
+        keys=script_keys, args=[finished, f"{destination}|{job_id}"]
+    )
+    return unit
+
+
+def put_down(conn: Redis, destination: str, job_id: str, finished: bytes) -> None:
+    """Drop the unit ``finished`` from the in-flight list of a drain job that stops taking units."""
+    with conn.pipeline(transaction=True) as pipe:
+        pipe.lrem(keys.IN_FLIGHT_KEY.format(job_id=job_id), 1, finished.decode())
+        pipe.srem(keys.IN_FLIGHT_JOBS_KEY, f"{destination}|{job_id}")
+        pipe.execute()
