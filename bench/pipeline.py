@@ -26,14 +26,15 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge import samples
+from bridge import keys, samples
 from bridge.embedded_redis import free_port
 from bridge.upstreams.sandbox import SandboxConfig, SandboxControl
 
 ZENDESK_SECRET = "bench-zendesk-secret"
 FORKING_WORKER = (
     "import sys; from redis import Redis; from rq import Queue, Worker; from rq.serializers import JSONSerializer;"
-    "from workers.run import queue_names; conn = Redis.from_url(sys.argv[1]);"
+    "from bridge.job_queues import queue_names; from bridge.settings import Settings; from workers import process;"
+    "process.start(Settings.from_env()); conn = Redis.from_url(sys.argv[1]);"
     "Worker([Queue(n, connection=conn, serializer=JSONSerializer) for n in queue_names()], connection=conn,"
     " serializer=JSONSerializer).work(burst=True, logging_level='WARNING')"
 )
@@ -54,7 +55,7 @@ def _pending(conn: redis.Redis) -> int:
     queued = sum(int(conn.llen(key)) for key in conn.scan_iter("rq:queue:*"))
     started = sum(int(conn.zcard(key)) for key in conn.scan_iter("rq:wip:*"))
     scheduled = sum(int(conn.zcard(key)) for key in conn.scan_iter("rq:scheduled:*"))
-    waiting = sum(int(conn.llen(key)) for key in conn.scan_iter("bridge:calls:*:waiting"))
+    waiting = sum(int(conn.llen(key)) for key in conn.scan_iter(keys.WAITING_KEY.format(destination="*")))
     return queued + started + scheduled + waiting
 
 

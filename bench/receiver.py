@@ -41,7 +41,7 @@ def serve(kind: str, port: int, redis_url: str) -> None:
     from starlette.routing import Route
 
     from bridge.receiver.app import create_app
-    from bridge.receiver.serve import tune_gc
+    from bridge.receiver.factory import tune_gc
     from bridge.settings import Secret, Settings
 
     if kind == "bare":

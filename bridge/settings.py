@@ -1,21 +1,24 @@
-"""The bridge's configuration: read from the environment here, and only here.
+"""The bridge's configuration: read from the environment here, and only here (pydantic-settings).
 
-Every variable is cast at this boundary; a missing or malformed one raises ``SettingsError`` naming it,
-which the CLI prints as one line. Secrets are wrapped in ``Secret`` so that no repr, log line or page
-shows them. Tests build ``Settings`` directly.
+Every variable keeps its documented name (no prefix: ``REDIS_URL``, ``JIRA_BASE_URL``…) and is cast at
+this boundary; an empty value counts as unset. ``Settings.from_env()`` turns pydantic's validation error
+into a ``SettingsError`` of one line naming the variable, which the CLI prints. Secrets are ``Secret``
+values that no repr, log line or page shows. Tests build ``Settings(field=...)`` directly.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from bridge import defaults, upstreams
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_core import PydanticUseDefault
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bridge import defaults
 from bridge.errors import SettingsError
+from bridge.upstreams import DESTINATIONS
 
 
 class Secret:
@@ -42,194 +45,96 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the bridge's processes are configured with (CONTRACT.md, "Configuration")."""
-
-    redis_url: str | None = None
-    redis_ssl_verify: bool = True
-    port: int = defaults.DEFAULT_PORT
-
-    jira_webhook_secret: Secret | None = None
-    jira_webhook_token: Secret | None = None
-    zendesk_webhook_secret: Secret | None = None
-    signature_tolerance_s: int = defaults.DEFAULT_SIGNATURE_TOLERANCE_S
-    max_body_bytes: int = defaults.DEFAULT_MAX_BODY_BYTES
-
-    jira_base_url: str | None = None
-    jira_email: str | None = None
-    jira_api_token: Secret | None = None
-    jira_connect_app_key: str | None = None
-    jira_connect_shared_secret: Secret | None = None
-    zendesk_base_url: str | None = None
-    zendesk_email: str | None = None
-    zendesk_api_token: Secret | None = None
-    salesforce_connector_base_url: str | None = None
-    salesforce_connector_pat: Secret | None = None
-    jsm_ops_base_url: str | None = None
-    jsm_email: str | None = None
-    jsm_api_token: Secret | None = None
-    jsm_integration_id: str | None = None
-
-    zendesk_jira_field_id: str | None = None
-    jira_zendesk_field: str | None = None
-    jira_salesforce_field: str | None = None
-    salesforce_object_type: str = "Case"
-    jira_bridge_account_id: str | None = None
-    zendesk_bridge_user_id: str | None = None
-
-    rules_path: str | None = None
-    idempotency_ttl_s: int = defaults.DEFAULT_IDEMPOTENCY_TTL_S
-    record_retention_s: int = defaults.DEFAULT_RECORD_RETENTION_S
-    retry_max_attempts: int = 8
-    retry_base_s: float = 2.0
-    retry_max_s: float = 600.0
-    claim_ttl_s: int = 60
-    calls_job_timeout_s: int = 120
-    rate_limits: Mapping[str, float] = field(default_factory=dict)
-    dashboard_user: str | None = None
-    dashboard_password: Secret | None = None
-    log_level: str = "INFO"
-
-    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read and cast every variable; raise ``SettingsError`` naming the first bad one."""
-        env = _Env(os.environ if environ is None else environ)
-        return cls(
-            redis_url=env.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
-            redis_ssl_verify=env.boolean("REDIS_SSL_VERIFY", True),
-            port=env.integer("PORT", defaults.DEFAULT_PORT, minimum=1, maximum=65535),
-            jira_webhook_secret=env.secret("JIRA_WEBHOOK_SECRET"),
-            jira_webhook_token=env.secret("JIRA_WEBHOOK_TOKEN"),
-            zendesk_webhook_secret=env.secret("ZENDESK_WEBHOOK_SECRET"),
-            signature_tolerance_s=env.integer(
-                "BRIDGE_SIGNATURE_TOLERANCE_S", defaults.DEFAULT_SIGNATURE_TOLERANCE_S, minimum=1
-            ),
-            max_body_bytes=env.integer("BRIDGE_MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES, minimum=1),
-            jira_base_url=env.url("JIRA_BASE_URL"),
-            jira_email=env.text("JIRA_EMAIL"),
-            jira_api_token=env.secret("JIRA_API_TOKEN"),
-            jira_connect_app_key=env.text("JIRA_CONNECT_APP_KEY"),
-            jira_connect_shared_secret=env.secret("JIRA_CONNECT_SHARED_SECRET"),
-            zendesk_base_url=env.url("ZENDESK_BASE_URL"),
-            zendesk_email=env.text("ZENDESK_EMAIL"),
-            zendesk_api_token=env.secret("ZENDESK_API_TOKEN"),
-            salesforce_connector_base_url=env.url("SALESFORCE_CONNECTOR_BASE_URL"),
-            salesforce_connector_pat=env.secret("SALESFORCE_CONNECTOR_PAT"),
-            jsm_ops_base_url=env.url("JSM_OPS_BASE_URL"),
-            jsm_email=env.text("JSM_EMAIL"),
-            jsm_api_token=env.secret("JSM_API_TOKEN"),
-            jsm_integration_id=env.text("JSM_INTEGRATION_ID"),
-            zendesk_jira_field_id=env.text("ZENDESK_JIRA_FIELD_ID"),
-            jira_zendesk_field=env.text("JIRA_ZENDESK_FIELD"),
-            jira_salesforce_field=env.text("JIRA_SALESFORCE_FIELD"),
-            salesforce_object_type=env.text("SALESFORCE_OBJECT_TYPE") or "Case",
-            jira_bridge_account_id=env.text("JIRA_BRIDGE_ACCOUNT_ID"),
-            zendesk_bridge_user_id=env.text("ZENDESK_BRIDGE_USER_ID"),
-            rules_path=env.text("BRIDGE_RULES"),
-            idempotency_ttl_s=env.integer(
-                "BRIDGE_IDEMPOTENCY_TTL_S", defaults.DEFAULT_IDEMPOTENCY_TTL_S, minimum=60
-            ),
-            record_retention_s=env.integer(
-                "BRIDGE_RECORD_RETENTION_S", defaults.DEFAULT_RECORD_RETENTION_S, minimum=60
-            ),
-            retry_max_attempts=env.integer("BRIDGE_RETRY_MAX_ATTEMPTS", 8, minimum=1),
-            retry_base_s=env.number("BRIDGE_RETRY_BASE_S", 2.0, minimum=0.0),
-            retry_max_s=env.number("BRIDGE_RETRY_MAX_S", 600.0, minimum=0.0),
-            claim_ttl_s=env.integer("BRIDGE_CLAIM_TTL_S", 60, minimum=1),
-            calls_job_timeout_s=env.integer("BRIDGE_CALLS_JOB_TIMEOUT_S", 120, minimum=1),
-            rate_limits={
-                destination: limit
-                for destination in upstreams.DESTINATIONS
-                if (limit := env.number(f"BRIDGE_RATE_LIMIT_{destination.upper()}", 0.0, minimum=0.0)) > 0
-            },
-            dashboard_user=env.text("BRIDGE_DASHBOARD_USER"),
-            dashboard_password=env.secret("BRIDGE_DASHBOARD_PASSWORD"),
-            log_level=env.choice("BRIDGE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            extra={k: v for k, v in env.environ.items() if k.startswith("BRIDGE_")},
-        )
-
-    def replace(self, **changes: Any) -> Settings:
-        """Return a copy with ``changes`` applied (tests and ``bridge dev`` use it)."""
-        return dataclasses.replace(self, **changes)
-
-    @property
-    def effective_redis_url(self) -> str:
-        """REDIS_URL, or a Redis on this host's default port."""
-        return self.redis_url or "redis://127.0.0.1:6379/0"
+# Casts at the boundary. Each raises ValueError with the message the variable's one line ends with; a
+# blank value means "unset" (PydanticUseDefault), as an empty one does.
 
 
-class _Env:
-    """Typed reads of environment variables; every failure names the variable."""
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
 
-    def text(self, name: str) -> str | None:
-        value = self.environ.get(name, "").strip()
-        return value or None
+def _text(value: Any) -> str | None:
+    if value is None or _blank(value):
+        raise PydanticUseDefault
+    return str(value).strip()
 
-    def secret(self, name: str) -> Secret | None:
-        # Secrets are used exactly as given (Zendesk's is not base64-decoded), only empty means unset.
-        value = self.environ.get(name, "")
-        return Secret(value) if value else None
 
-    def integer(self, name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-        if minimum is not None and value < minimum:
-            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            raise SettingsError(f"{name} must be at most {maximum}, got {value}")
+def _secret(value: Any) -> Secret | None:
+    # Secrets are used exactly as given (Zendesk's is not base64-decoded); only empty means unset.
+    if value is None or isinstance(value, Secret):
         return value
+    if value == "":
+        raise PydanticUseDefault
+    return Secret(str(value))
 
-    def number(self, name: str, default: float, minimum: float | None = None) -> float:
-        raw = self.text(name)
-        if raw is None:
-            return default
+
+def _whole(minimum: int | None = None, maximum: int | None = None) -> BeforeValidator:
+    def cast(value: Any) -> int:
+        if _blank(value):
+            raise PydanticUseDefault
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"must be a whole number, got {value!r}")
         try:
-            value = float(raw)
+            number = int(value)
         except ValueError:
-            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-        if minimum is not None and value < minimum:
-            raise SettingsError(f"{name} must be at least {minimum:g}, got {value:g}")
+            raise ValueError(f"must be a whole number, got {value!r}") from None
+        if minimum is not None and number < minimum:
+            raise ValueError(f"must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ValueError(f"must be at most {maximum}, got {number}")
+        return number
+
+    return BeforeValidator(cast)
+
+
+def _number(minimum: float) -> BeforeValidator:
+    def cast(value: Any) -> float:
+        if _blank(value):
+            raise PydanticUseDefault
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number, got {value!r}") from None
+        if number < minimum:
+            raise ValueError(f"must be at least {minimum:g}, got {number:g}")
+        return number
+
+    return BeforeValidator(cast)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
         return value
+    if _blank(value):
+        raise PydanticUseDefault
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {value!r}")
 
-    def boolean(self, name: str, default: bool) -> bool:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        lowered = raw.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        if raw.upper() not in choices:
-            raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
-        return raw.upper()
-
-    def url(self, name: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
-        raw = self.text(name)
-        if raw is None:
-            return None
+def _url(*schemes: str) -> BeforeValidator:
+    def cast(value: Any) -> str:
+        raw = _text(value)
+        assert raw is not None
         parts = urlsplit(raw)
         if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.netloc):
-            raise SettingsError(f"{name} must be a {'/'.join(schemes)} URL, got {_redact_url(raw)!r}")
+            raise ValueError(f"must be a {'/'.join(schemes)} URL, got {_redact_url(raw)!r}")
         # A trailing slash would double up when paths are appended to a base URL with a prefix.
         return raw.rstrip("/") if schemes == ("http", "https") else raw
+
+    return BeforeValidator(cast)
+
+
+def _log_level(value: Any) -> str:
+    raw = _text(value)
+    assert raw is not None
+    choices = ("DEBUG", "INFO", "WARNING", "ERROR")
+    if raw.upper() not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+    return raw.upper()
 
 
 def _redact_url(url: str) -> str:
@@ -238,3 +143,145 @@ def _redact_url(url: str) -> str:
     if parts.password:
         return url.replace(parts.password, "****")
     return url
+
+
+Text = Annotated[str | None, BeforeValidator(_text)]
+SecretText = Annotated[Secret | None, BeforeValidator(_secret)]
+HttpUrl = Annotated[str | None, _url("http", "https")]
+Flag = Annotated[bool, BeforeValidator(_boolean)]
+Seconds = Annotated[int, _whole(minimum=1)]
+RateLimit = Annotated[float, _number(minimum=0.0)]
+
+
+def _env(name: str, default: Any = None) -> Any:
+    """A field read from the environment variable ``name`` (its alias)."""
+    return Field(default, validation_alias=name)
+
+
+class Settings(BaseSettings):
+    """Everything the bridge's processes are configured with (README.md, "Configuration")."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        populate_by_name=True,
+        case_sensitive=True,
+        env_ignore_empty=True,
+        extra="ignore",
+        arbitrary_types_allowed=True,
+        validate_default=False,
+    )
+
+    redis_url: Annotated[str | None, _url("redis", "rediss", "unix")] = _env("REDIS_URL")
+    redis_ssl_verify: Flag = _env("REDIS_SSL_VERIFY", True)
+    port: Annotated[int, _whole(minimum=1, maximum=65535)] = _env("PORT", defaults.DEFAULT_PORT)
+    web_concurrency: Annotated[int, _whole(minimum=1)] = _env("WEB_CONCURRENCY", 1)
+
+    jira_webhook_secret: SecretText = _env("JIRA_WEBHOOK_SECRET")
+    jira_webhook_token: SecretText = _env("JIRA_WEBHOOK_TOKEN")
+    zendesk_webhook_secret: SecretText = _env("ZENDESK_WEBHOOK_SECRET")
+    signature_tolerance_s: Seconds = _env(
+        "BRIDGE_SIGNATURE_TOLERANCE_S", defaults.DEFAULT_SIGNATURE_TOLERANCE_S
+    )
+    max_body_bytes: Annotated[int, _whole(minimum=1)] = _env(
+        "BRIDGE_MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES
+    )
+
+    jira_base_url: HttpUrl = _env("JIRA_BASE_URL")
+    jira_email: Text = _env("JIRA_EMAIL")
+    jira_api_token: SecretText = _env("JIRA_API_TOKEN")
+    jira_connect_app_key: Text = _env("JIRA_CONNECT_APP_KEY")
+    jira_connect_shared_secret: SecretText = _env("JIRA_CONNECT_SHARED_SECRET")
+    zendesk_base_url: HttpUrl = _env("ZENDESK_BASE_URL")
+    zendesk_email: Text = _env("ZENDESK_EMAIL")
+    zendesk_api_token: SecretText = _env("ZENDESK_API_TOKEN")
+    salesforce_connector_base_url: HttpUrl = _env("SALESFORCE_CONNECTOR_BASE_URL")
+    salesforce_connector_pat: SecretText = _env("SALESFORCE_CONNECTOR_PAT")
+    jsm_ops_base_url: HttpUrl = _env("JSM_OPS_BASE_URL")
+    jsm_email: Text = _env("JSM_EMAIL")
+    jsm_api_token: SecretText = _env("JSM_API_TOKEN")
+    jsm_integration_id: Text = _env("JSM_INTEGRATION_ID")
+
+    zendesk_jira_field_id: Text = _env("ZENDESK_JIRA_FIELD_ID")
+    jira_zendesk_field: Text = _env("JIRA_ZENDESK_FIELD")
+    jira_salesforce_field: Text = _env("JIRA_SALESFORCE_FIELD")
+    salesforce_object_type: Annotated[str, BeforeValidator(_text)] = _env("SALESFORCE_OBJECT_TYPE", "Case")
+    jira_bridge_account_id: Text = _env("JIRA_BRIDGE_ACCOUNT_ID")
+    zendesk_bridge_user_id: Text = _env("ZENDESK_BRIDGE_USER_ID")
+
+    rules_path: Text = _env("BRIDGE_RULES")
+    idempotency_ttl_s: Annotated[int, _whole(minimum=60)] = _env(
+        "BRIDGE_IDEMPOTENCY_TTL_S", defaults.DEFAULT_IDEMPOTENCY_TTL_S
+    )
+    record_retention_s: Annotated[int, _whole(minimum=60)] = _env(
+        "BRIDGE_RECORD_RETENTION_S", defaults.DEFAULT_RECORD_RETENTION_S
+    )
+    retry_max_attempts: Annotated[int, _whole(minimum=1)] = _env("BRIDGE_RETRY_MAX_ATTEMPTS", 8)
+    retry_base_s: Annotated[float, _number(minimum=0.0)] = _env("BRIDGE_RETRY_BASE_S", 2.0)
+    retry_max_s: Annotated[float, _number(minimum=0.0)] = _env("BRIDGE_RETRY_MAX_S", 600.0)
+    claim_ttl_s: Seconds = _env("BRIDGE_CLAIM_TTL_S", 60)
+    calls_job_timeout_s: Seconds = _env("BRIDGE_CALLS_JOB_TIMEOUT_S", 120)
+    worker_grace_s: Annotated[int, _whole(minimum=0)] = _env(
+        "BRIDGE_WORKER_GRACE_S", defaults.DEFAULT_WORKER_GRACE_S
+    )
+    worker_maintenance_s: Seconds = _env("BRIDGE_WORKER_MAINTENANCE_S", defaults.DEFAULT_WORKER_MAINTENANCE_S)
+    # Calls per second to each destination, shared by all workers (0: no limit), one variable each.
+    rate_limit_jira: RateLimit = _env("BRIDGE_RATE_LIMIT_JIRA", 0.0)
+    rate_limit_jira_software: RateLimit = _env("BRIDGE_RATE_LIMIT_JIRA_SOFTWARE", 0.0)
+    rate_limit_zendesk: RateLimit = _env("BRIDGE_RATE_LIMIT_ZENDESK", 0.0)
+    rate_limit_salesforce: RateLimit = _env("BRIDGE_RATE_LIMIT_SALESFORCE", 0.0)
+    rate_limit_jsm: RateLimit = _env("BRIDGE_RATE_LIMIT_JSM", 0.0)
+    dashboard_user: Text = _env("BRIDGE_DASHBOARD_USER")
+    dashboard_password: SecretText = _env("BRIDGE_DASHBOARD_PASSWORD")
+    log_level: Annotated[str, BeforeValidator(_log_level)] = _env("BRIDGE_LOG_LEVEL", "INFO")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only ``from_env`` reads the environment: settings built in code (tests) are what they are given.
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read and cast every variable; raise ``SettingsError`` naming the first bad one."""
+        try:
+            return cls(**EnvSettingsSource(cls)())
+        except ValidationError as exc:
+            raise SettingsError(_one_line(exc)) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` (field names) applied: tests and ``bridge dev`` use it."""
+        return self.model_copy(update=changes)
+
+    @property
+    def effective_redis_url(self) -> str:
+        """REDIS_URL, or a Redis on this host's default port."""
+        return self.redis_url or "redis://127.0.0.1:6379/0"
+
+    @property
+    def rate_limits(self) -> dict[str, float]:
+        """Calls per second allowed to each destination that has a limit."""
+        limits = {
+            destination: float(getattr(self, f"rate_limit_{destination}")) for destination in DESTINATIONS
+        }
+        return {destination: limit for destination, limit in limits.items() if limit > 0}
+
+
+def _one_line(error: ValidationError) -> str:
+    """The first problem of a validation error as ``VARIABLE message`` (pydantic locates it by alias)."""
+    first = error.errors()[0]
+    variable = ".".join(str(part) for part in first["loc"]) or "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] != "value_error":
+        message = f"{message[:1].lower()}{message[1:]}"
+    return f"{variable} {message}"
+
+
+def process_environment() -> dict[str, str]:
+    """Return a copy of this process's environment (what ``bridge dev`` hands its child processes)."""
+    return dict(os.environ)

@@ -20,7 +20,8 @@ import redis
 
 from bridge.embedded_redis import EmbeddedRedis, find_binary
 from bridge.settings import Secret, Settings
-from tests.values import JIRA_SECRET, ZENDESK_SECRET
+from tests.values import JIRA_SECRET, ZENDESK_SECRET, StartWorker
+from workers import process
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,13 @@ def settings(redis_url: str) -> Settings:
         jira_bridge_account_id="bridge-account-id",
         zendesk_bridge_user_id="9000000001",
     )
+
+
+@pytest.fixture
+def worker_process() -> Iterator[StartWorker]:
+    """Return a factory starting this process's worker state (rules, clients) from the given settings.
+
+    The RQ jobs a test's worker runs use it, as ``bridge worker``'s jobs use the one built at start.
+    """
+    yield process.start
+    process.stop()

@@ -34,7 +34,7 @@ from bridge.event import Event
 from bridge.job_queues import ABANDONED_RETRY, destination_queue
 from bridge.rules.model import PlannedAction
 from bridge.stores import batches, history, links
-from workers import context
+from workers import process
 
 log = logging.getLogger("bridge.worker")
 
@@ -49,7 +49,7 @@ def process_event(event: Event) -> dict[str, Any]:
     """Take in one normalized event: record it, plan its calls and fan them out by destination."""
     job = _current_job()
     conn: Redis = job.connection
-    worker = context.current()
+    worker = process.current()
     settings = worker.settings
     history.save_event(conn, event, settings.record_retention_s)
     try:
@@ -83,7 +83,7 @@ def process_event(event: Event) -> dict[str, Any]:
 
 
 def _configured(
-    conn: Redis, worker: context.WorkerContext, planned: list[PlannedAction]
+    conn: Redis, worker: process.WorkerProcess, planned: list[PlannedAction]
 ) -> list[PlannedAction]:
     """Keep the actions whose upstream is configured; record the others as skipped, with the reason."""
     kept = []
@@ -112,13 +112,13 @@ def drain_calls(destination: str) -> dict[str, Any]:
     """Make the calls of the events waiting for ``destination``, within half the job's timeout."""
     job = _current_job()
     conn: Redis = job.connection
-    settings = context.current().settings
+    settings = process.current().settings
     batches.disarm(conn, destination)
     deadline = time.monotonic() + settings.calls_job_timeout_s / 2
     in_hand = b""
     units = failed = 0
     while True:
-        stop = context.STOPPING.is_set() or units >= defaults.DRAIN_MAX_UNITS or time.monotonic() > deadline
+        stop = process.STOPPING.is_set() or units >= defaults.DRAIN_MAX_UNITS or time.monotonic() > deadline
         if in_hand and stop:
             batches.put_down(conn, destination, job.id, in_hand)
             break
@@ -175,7 +175,7 @@ def make_calls(
     meta: dict[str, Any],
 ) -> CallsOutcome:
     """Make the calls in order; schedule the rest on a retryable failure; say which failed for good."""
-    executor = context.current().executor(conn)
+    executor = process.current().executor(conn)
     failures: list[history.CallRecord] = []
     failed_actions: list[dict[str, Any]] = []
     outcomes: list[str] = []
@@ -214,7 +214,7 @@ def _reschedule(
     meta: dict[str, Any],
 ) -> dict[str, Any] | None:
     """Schedule the calls not made yet; None when the attempts are used up."""
-    settings = context.current().settings
+    settings = process.current().settings
     next_attempt = attempt + 1 if later.counts else attempt
     if later.counts and attempt >= settings.retry_max_attempts:
         return None
@@ -279,7 +279,7 @@ def failed_calls_job(
     upstream's answer on it and requeue it like any other.
     """
     assert outcome.failed_meta is not None
-    settings = context.current().settings
+    settings = process.current().settings
     queue = destination_queue(conn, destination)
     job = Job.create(
         job_queues.CALLS_JOB_FUNC,

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from bridge.connections import async_client
-from bridge.enqueue import EventQueue
+from bridge.receiver.enqueue import EventQueue
 from bridge.receiver.health import healthz, readyz
 from bridge.receiver.metrics import ReceiverMetrics
 from bridge.receiver.webhooks import SOURCES, WebhookEndpoint

@@ -20,11 +20,11 @@ from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
 from bridge import defaults
-from bridge.enqueue import EventQueue
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Source, build_event
 from bridge.receiver.body import check_content_type, headers_of, query_of, read_limited
 from bridge.receiver.delivery_log import DeliveryLog
+from bridge.receiver.enqueue import EventQueue
 from bridge.receiver.metrics import ReceiverMetrics
 from bridge.settings import Settings
 from bridge.sources import Delivery, jira, zendesk

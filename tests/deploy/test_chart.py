@@ -148,7 +148,7 @@ def test_web_probes_security_and_graceful_stop() -> None:
 
 
 def test_keda_scales_workers_on_every_queue_the_worker_reads() -> None:
-    from workers.run import queue_names
+    from bridge.job_queues import queue_names
 
     text = (TEMPLATES / "keda-scaledobject.yaml").read_text()
     for queue in queue_names():

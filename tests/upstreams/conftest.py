@@ -185,7 +185,7 @@ def upstreams_control(upstreams: RunningSandbox) -> Iterator[SandboxControl]:
 @pytest.fixture
 def upstream_settings(upstreams: RunningSandbox) -> Settings:
     """Bridge settings pointing at the clients' sandbox with its dev credentials."""
-    return Settings.from_env(upstreams.config.env(upstreams.url))
+    return upstreams.config.settings_for(upstreams.url)
 
 
 @pytest.fixture

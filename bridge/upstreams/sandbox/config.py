@@ -70,5 +70,5 @@ class SandboxConfig:
         }
 
     def settings_for(self, base_url: str) -> Settings:
-        """Return settings holding only the upstream variables of ``env`` (what ``bridge dev`` reads)."""
-        return Settings.from_env(self.env(base_url))
+        """Return settings holding only the upstream variables of ``env`` (what a bridge pointed here reads)."""
+        return Settings.model_validate(self.env(base_url))

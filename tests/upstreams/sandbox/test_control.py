@@ -9,7 +9,6 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from bridge.settings import Settings
 from bridge.upstreams.sandbox import SandboxConfig, SandboxControl
 from tests.upstreams.conftest import CONFIG, ServeSandbox, client
 
@@ -175,7 +174,7 @@ def test_configured_latency_is_added(serve_sandbox: ServeSandbox) -> None:
 
 
 def test_env_points_settings_at_the_sandbox(sandbox_url: str) -> None:
-    settings = Settings.from_env(CONFIG.env(sandbox_url))
+    settings = CONFIG.settings_for(sandbox_url)
     assert settings.jira_base_url == sandbox_url + "/jira"
     assert settings.jsm_ops_base_url == sandbox_url + "/jsm/ops/api/sandbox-cloud"
     assert settings.jira_connect_shared_secret is not None

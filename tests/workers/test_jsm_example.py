@@ -1,8 +1,7 @@
-"""Worker pieces on real Redis and the real sandbox: the shipped JSM example, and the shared rate limit."""
+"""The shipped JSM example on real Redis and the real sandbox, run by the bridge's worker."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from importlib import resources
 
@@ -12,11 +11,11 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bridge import job_queues
-from bridge.stores import ratelimit
+from bridge.job_queues import queue_names
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 from tests.rules.events import issue
-from workers import context
-from workers.run import BridgeWorker, queue_names
+from tests.values import StartWorker
+from workers.worker import BridgeWorker
 
 EXAMPLE = str(resources.files("bridge.rules").joinpath("examples/jsm_maintenance.yaml"))
 ACTION = "Create alert from monitoring"
@@ -30,17 +29,12 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def example_worker(
-    sandbox: RunningSandbox, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    sandbox: RunningSandbox, redis_url: str, worker_process: StartWorker
 ) -> Iterator[redis.Redis]:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("BRIDGE_RULES", EXAMPLE)
-    context.reset()
+    worker_process(sandbox.config.settings_for(sandbox.url).replace(rules_path=EXAMPLE))
     conn = redis.Redis.from_url(redis_url)
     yield conn
     conn.close()
-    context.reset()
 
 
 def _drain(conn: redis.Redis) -> None:
@@ -76,13 +70,3 @@ def test_jsm_example_disables_the_action_during_maintenance_and_enables_it_after
                                                    status=("Done", "done")))  # fmt: skip
     _drain(example_worker)
     assert _enabled(sandbox) is True
-
-
-def test_the_rate_limit_is_shared_through_redis(redis_client: redis.Redis) -> None:
-    other_worker = redis.Redis(connection_pool=redis_client.connection_pool)
-    # Two workers share 5 calls per second: the sixth call in the same second has to wait.
-    while time.time() % 1 > 0.5:  # start early in a second, so the window does not roll over mid-test
-        time.sleep(0.05)
-    waits = [ratelimit.reserve(redis_client if n % 2 else other_worker, "zendesk", 5) for n in range(6)]
-    assert waits[:5] == [0.0] * 5
-    assert 0 < waits[5] <= 1.0

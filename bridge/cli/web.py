@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 import uvicorn
 
-from bridge import logs
+from bridge import defaults, logs
 from bridge.rules.loader import load_rules
 from bridge.settings import Settings
 
 HELP = "serve the webhook receiver, health, metrics and dashboard on 0.0.0.0:$PORT"
-
-GRACEFUL_SHUTDOWN_S = 20
-"""Time given to requests in flight after SIGTERM (Heroku allows 30 s before SIGKILL)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="processes ($WEB_CONCURRENCY)",
+        default=None,
+        help="processes (default $WEB_CONCURRENCY or 1)",
     )
 
 
@@ -34,15 +30,15 @@ def run(args: argparse.Namespace) -> int:
     # A bad rules file stops the process here, with every problem listed, not at the first event.
     load_rules(settings.rules_path)
     uvicorn.run(
-        "bridge.receiver.serve:app_from_env",
+        "bridge.receiver.factory:app_from_env",
         factory=True,
         host=args.host,
         port=args.port or settings.port,
-        workers=max(1, args.workers),
+        workers=max(1, args.workers or settings.web_concurrency),
         log_config=None,
         access_log=False,
         proxy_headers=True,
         server_header=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_graceful_shutdown=defaults.WEB_GRACEFUL_SHUTDOWN_S,
     )
     return 0

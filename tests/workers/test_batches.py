@@ -17,8 +17,9 @@ from bridge import job_queues, keys
 from bridge.rules.model import PlannedAction
 from bridge.stores import batches
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
-from workers import context
-from workers.run import BridgeWorker
+from tests.values import StartWorker
+from workers import process
+from workers.worker import BridgeWorker
 
 JIRA_QUEUE = job_queues.DESTINATION_QUEUE.format(destination="jira")
 
@@ -30,15 +31,11 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def conn(sandbox: RunningSandbox, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    context.reset()
+def conn(sandbox: RunningSandbox, redis_url: str, worker_process: StartWorker) -> Iterator[redis.Redis]:
+    worker_process(sandbox.config.settings_for(sandbox.url))
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
-    context.reset()
 
 
 def _unit_actions(issue: str, event_id: str) -> list[dict[str, Any]]:
@@ -76,7 +73,7 @@ def _link_posts(sandbox: RunningSandbox) -> list[str]:
 def test_many_events_calls_are_made_by_one_job(conn: redis.Redis, sandbox: RunningSandbox) -> None:
     for number in range(30):
         _add(conn, f"BA-{number}")
-        job_queues.arm(conn, ["jira"], context.current().settings)  # as each event job does
+        job_queues.arm(conn, ["jira"], process.current().settings)  # as each event job does
 
     _work(conn)
 
@@ -111,7 +108,7 @@ def test_units_left_without_a_drain_are_found_by_the_maintenance(
 ) -> None:
     _add(conn, "BA-50")  # the event job died before it queued the drain
 
-    settings = context.current().settings
+    settings = process.current().settings
     assert job_queues.arm_idle(conn, settings) == ["jira"]
     assert job_queues.arm_idle(conn, settings) == []  # armed once, not per maintenance round
     _work(conn)
@@ -126,7 +123,7 @@ def test_a_call_refused_in_a_drain_becomes_a_failed_job_of_its_own(
         control.add_fault(api="jira", method="POST", path="/issue/BA-61/remotelink", status=400)
     for issue in ("BA-60", "BA-61", "BA-62"):
         _add(conn, issue)
-    job_queues.arm(conn, ["jira"], context.current().settings)
+    job_queues.arm(conn, ["jira"], process.current().settings)
 
     _work(conn)
 
@@ -159,7 +156,7 @@ def test_a_unit_in_flight_of_a_drain_that_failed_for_good_goes_back_to_waiting(
     conn.rpush(keys.IN_FLIGHT_KEY.format(job_id=alive.id), orjson.dumps({**unit, "event_id": "kept"}))
     conn.sadd(keys.IN_FLIGHT_JOBS_KEY, f"jira|{alive.id}")
 
-    assert job_queues.arm_idle(conn, context.current().settings) == ["jira"]
+    assert job_queues.arm_idle(conn, process.current().settings) == ["jira"]
 
     assert conn.exists(keys.IN_FLIGHT_KEY.format(job_id=dead.id)) == 0
     assert conn.smembers(keys.IN_FLIGHT_JOBS_KEY) == {f"jira|{alive.id}".encode()}

@@ -1,9 +1,13 @@
-"""Running RQ workers on the bridge's queues: no fork per job, JSON serializer, pooled processes."""
+"""The worker process: RQ workers on the bridge's queues, no fork per job, JSON serializer, pooled processes.
+
+``run(settings)`` starts the process's state (``process.py``) from the settings it is given and works the
+queues of ``bridge.job_queues``; ``BridgeWorker`` is RQ's non-forking worker with fewer heartbeats, a
+scheduler thread instead of a child, and the drain maintenance.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -16,24 +20,12 @@ from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.worker_pool import WorkerPool
 
-from bridge import job_queues, upstreams
+from bridge import defaults, job_queues
 from bridge.connections import sync_client
 from bridge.settings import Settings
-from workers import context
+from workers import process
 
 log = logging.getLogger("bridge.worker")
-
-GRACE_S = int(os.environ.get("BRIDGE_WORKER_GRACE_S", "60"))
-"""Seconds past a job's timeout before the job of a silent worker counts as abandoned."""
-
-HEARTBEAT_SLACK_S = 1.0
-"""A heartbeat is skipped when the last one sent keeps the worker's key alive this close to as long."""
-
-SUSPENSION_CHECK_S = 1.0
-"""How often a busy worker asks whether workers are suspended (a pause takes effect within this)."""
-
-MAINTENANCE_INTERVAL_S = int(os.environ.get("BRIDGE_WORKER_MAINTENANCE_S", "60"))
-"""How often a worker cleans RQ's registries (RQ's default is 10 minutes)."""
 
 
 class ThreadScheduler(RQScheduler):
@@ -93,7 +85,7 @@ class BridgeWorker(SimpleWorker):
         """
         ttl = max(int(timeout or 0), self.worker_ttl + 60)
         now = time.monotonic()
-        if self._heartbeat_expires - now >= ttl - HEARTBEAT_SLACK_S:
+        if self._heartbeat_expires - now >= ttl - defaults.HEARTBEAT_SLACK_S:
             return
         self._heartbeat_expires = now + ttl
         super().heartbeat(ttl, pipeline)
@@ -101,7 +93,7 @@ class BridgeWorker(SimpleWorker):
     def check_for_suspension(self, burst: bool) -> None:
         """Ask Redis whether workers are suspended (``bridge`` pause) at most once a second, not per job."""
         now = time.monotonic()
-        if now - self._suspension_checked < SUSPENSION_CHECK_S:
+        if now - self._suspension_checked < defaults.SUSPENSION_CHECK_S:
             return
         super().check_for_suspension(burst)
         self._suspension_checked = time.monotonic()
@@ -109,19 +101,19 @@ class BridgeWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         # Calls left waiting by a worker that died between adding them and queueing their drain job.
-        armed = job_queues.arm_idle(self.connection, context.current().settings)
+        armed = job_queues.arm_idle(self.connection, process.current().settings)
         if armed:
             log.warning("queued drain jobs for calls left waiting: %s", ", ".join(armed))
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         # A drain job in hand finishes the event it is at, not the whole batch (RQ's warm shutdown).
-        context.STOPPING.set()
+        process.STOPPING.set()
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         if job.timeout is None or job.timeout < 0:
             return super().get_heartbeat_ttl(job, working_time)
-        return int(job.timeout) + GRACE_S
+        return int(job.timeout) + process.current().settings.worker_grace_s
 
     def _start_scheduler(
         self,
@@ -158,19 +150,12 @@ class BridgeWorker(SimpleWorker):
             self.scheduler.stop_thread()
 
 
-def queue_names() -> list[str]:
-    """Return the queues a worker listens on, in priority order: events first, then each destination."""
-    return [job_queues.EVENTS_QUEUE] + [
-        job_queues.DESTINATION_QUEUE.format(destination=destination) for destination in upstreams.DESTINATIONS
-    ]
-
-
 def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues: Sequence[str] = ()) -> bool:
     """Run workers until stopped (or, with ``burst``, until the queues are empty)."""
     # Rules, clients and configuration are checked now: a bad rules file stops the worker at start.
-    context.current()
+    process.start(settings)
     connection = sync_client(settings, socket_timeout=None)
-    names = list(queues) or queue_names()
+    names = list(queues) or job_queues.queue_names()
     if concurrency > 1:
         pool = WorkerPool(
             names,
@@ -186,6 +171,6 @@ def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues
         connection=connection,
         serializer=JSONSerializer,
         # Registries are cleaned (jobs of dead workers recovered) this often.
-        maintenance_interval=MAINTENANCE_INTERVAL_S,
+        maintenance_interval=settings.worker_maintenance_s,
     )
     return bool(worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True))

@@ -7,7 +7,7 @@ import gc
 from starlette.applications import Starlette
 
 from bridge import defaults, logs
-from bridge.ops.web import operator_routes
+from bridge.ops.routes import operator_routes
 from bridge.receiver.app import create_app
 from bridge.rules.loader import load_rules
 from bridge.settings import Settings

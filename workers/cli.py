@@ -1,4 +1,4 @@
-"""``bridge worker``: run RQ workers on the bridge's queues."""
+"""``bridge worker``: run RQ workers on the bridge's queues (named by ``bridge.cli`` by import path)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 
 from bridge import logs
 from bridge.settings import Settings
-from workers import run as worker_run
 
 HELP = "run RQ workers on the bridge's queues (--burst drains and exits)"
 
@@ -18,7 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when the command runs: the CLI imports every command module just to build its parser, and
+    # the web process must not load the worker stack.
+    from workers import worker
+
     settings = Settings.from_env()
     logs.configure(settings.log_level)
-    worker_run.run(settings, burst=args.burst, concurrency=max(1, args.concurrency), queues=args.queue)
+    worker.run(settings, burst=args.burst, concurrency=max(1, args.concurrency), queues=args.queue)
     return 0

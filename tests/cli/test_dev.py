@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from bridge.commands.dev import DEV_DASHBOARD_PASSWORD, DEV_DASHBOARD_USER
+from bridge.cli.dev import DEV_DASHBOARD_PASSWORD, DEV_DASHBOARD_USER
 from bridge.embedded_redis import free_port
 from tests.e2e.conftest import wait_until
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import signal
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from typing import Any
 
 import httpx
 
 from bridge import samples
 from bridge.embedded_redis import EmbeddedRedis, free_port
+from bridge.settings import Settings, process_environment
 
 HELP = "run web + worker + sandbox upstreams on an embedded Redis (for a laptop)"
 
@@ -41,15 +40,17 @@ DEV_DEFAULTS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="web port")
+    parser.add_argument("--port", type=int, help="web port (default $PORT or 8000)")
     parser.add_argument("--sandbox-port", type=int, default=0, help="sandbox port (default: a free one)")
 
 
 def run(args: argparse.Namespace) -> int:
-    env = dict(os.environ)
+    settings = Settings.from_env()
+    port = args.port or settings.port
+    env = process_environment()
     children: list[subprocess.Popen[bytes]] = []
     with ExitStack() as stack:
-        if not env.get("REDIS_URL"):
+        if not settings.redis_url:
             embedded = stack.enter_context(EmbeddedRedis())
             env["REDIS_URL"] = embedded.url
             redis_note = f"embedded Redis at {embedded.url} (binary {embedded.binary})"
@@ -57,13 +58,13 @@ def run(args: argparse.Namespace) -> int:
             redis_note = "Redis from REDIS_URL"
         for name, value in DEV_DEFAULTS.items():
             env.setdefault(name, value)
-        env["PORT"] = str(args.port)
+        env["PORT"] = str(port)
         sandbox_note = _start_sandbox(args, env, children)
         children.append(_spawn(["web"], env))
         children.append(_spawn(["worker"], env))
         stack.callback(_stop, children)
-        _wait_ready(args.port)
-        _print_banner(args.port, env, redis_note, sandbox_note)
+        _wait_ready(port)
+        _print_banner(port, env, redis_note, sandbox_note)
         return _supervise(children)
 
 
@@ -77,36 +78,10 @@ def _start_sandbox(
     port = args.sandbox_port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     children.append(_spawn(["sandbox", "--port", str(port)], env))
-    sandbox_settings = SandboxConfig().settings_for(base_url)
-    for name, value in _settings_env(sandbox_settings).items():
+    # Every upstream variable that is unset points at the sandbox.
+    for name, value in SandboxConfig().env(base_url).items():
         env.setdefault(name, value)
     return f"sandbox upstreams at {base_url} (state: {base_url}/_sandbox/state)"
-
-
-def _settings_env(settings: Any) -> dict[str, str]:
-    """The upstream variables of ``settings`` as environment variables."""
-    names = {
-        "JIRA_BASE_URL": "jira_base_url",
-        "JIRA_EMAIL": "jira_email",
-        "JIRA_API_TOKEN": "jira_api_token",
-        "JIRA_CONNECT_APP_KEY": "jira_connect_app_key",
-        "JIRA_CONNECT_SHARED_SECRET": "jira_connect_shared_secret",
-        "ZENDESK_BASE_URL": "zendesk_base_url",
-        "ZENDESK_EMAIL": "zendesk_email",
-        "ZENDESK_API_TOKEN": "zendesk_api_token",
-        "SALESFORCE_CONNECTOR_BASE_URL": "salesforce_connector_base_url",
-        "SALESFORCE_CONNECTOR_PAT": "salesforce_connector_pat",
-        "JSM_OPS_BASE_URL": "jsm_ops_base_url",
-        "JSM_EMAIL": "jsm_email",
-        "JSM_API_TOKEN": "jsm_api_token",
-        "JSM_INTEGRATION_ID": "jsm_integration_id",
-    }
-    out: dict[str, str] = {}
-    for env_name, attr in names.items():
-        value = getattr(settings, attr, None)
-        if value is not None:
-            out[env_name] = value.reveal() if hasattr(value, "reveal") else str(value)
-    return out
 
 
 def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -11,7 +11,6 @@ from bridge.errors import CallFailed, RetryLater
 from bridge.executor import Executor
 from bridge.keys import CLAIM_KEY
 from bridge.rules.model import PlannedAction
-from bridge.settings import Settings
 from bridge.upstreams import Clients, clients_from_settings
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 
@@ -26,7 +25,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 def executor(sandbox: RunningSandbox, redis_client: redis.Redis) -> Iterator[Executor]:
     with SandboxControl(sandbox.url) as control:
         control.reset()
-    settings = Settings.from_env({**sandbox.env(), "BRIDGE_CLAIM_TTL_S": "1"})
+    settings = sandbox.config.settings_for(sandbox.url).replace(claim_ttl_s=1)
     clients: Clients = clients_from_settings(settings)
     yield Executor(redis_client, clients, settings)
     clients.close()

@@ -1,6 +1,8 @@
 """``bridge``: the command line. Each command lives in its own module; this one only dispatches.
 
-A command module has ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+A command module has ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``; it is named
+here by its import path, so ``bridge worker``'s module lives with the worker (``workers/cli.py``) without
+the library importing ``workers``.
 """
 
 from __future__ import annotations
@@ -16,18 +18,18 @@ from bridge.errors import BridgeError, SettingsError
 
 # name → module; names with a space are sub-commands of a group ("rules check").
 COMMANDS: dict[str, str] = {
-    "web": "bridge.commands.web",
-    "worker": "bridge.commands.worker",
-    "dev": "bridge.commands.dev",
-    "send-sample": "bridge.commands.send_sample",
-    "sandbox": "bridge.commands.sandbox",
-    "rules check": "bridge.commands.rules_check",
-    "jsm apply": "bridge.commands.jsm_apply",
-    "queues": "bridge.commands.queues",
-    "failed": "bridge.commands.failed",
-    "replay": "bridge.commands.replay",
-    "events search": "bridge.commands.events_search",
-    "reconcile": "bridge.commands.reconcile",
+    "web": "bridge.cli.web",
+    "worker": "workers.cli",
+    "dev": "bridge.cli.dev",
+    "send-sample": "bridge.cli.send_sample",
+    "sandbox": "bridge.cli.sandbox",
+    "rules check": "bridge.cli.rules_check",
+    "jsm apply": "bridge.cli.jsm_apply",
+    "queues": "bridge.cli.queues",
+    "failed": "bridge.cli.failed",
+    "replay": "bridge.cli.replay",
+    "events search": "bridge.cli.events_search",
+    "reconcile": "bridge.cli.reconcile",
 }
 
 

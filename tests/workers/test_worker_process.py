@@ -9,7 +9,9 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from workers.run import BridgeWorker, ThreadScheduler
+from bridge.settings import Settings
+from tests.values import StartWorker
+from workers.worker import BridgeWorker, ThreadScheduler
 
 
 def _worker(redis_client: redis.Redis, name: str) -> BridgeWorker:
@@ -34,7 +36,10 @@ def test_skipped_heartbeats_never_shorten_the_workers_life(redis_client: redis.R
     worker.register_death()  # type: ignore[no-untyped-call]
 
 
-def test_enqueue_at_retries_are_moved_by_a_scheduler_thread(redis_client: redis.Redis) -> None:
+def test_enqueue_at_retries_are_moved_by_a_scheduler_thread(
+    redis_client: redis.Redis, settings: Settings, worker_process: StartWorker
+) -> None:
+    worker_process(settings)  # what the bridge's worker runs with (its grace, its maintenance)
     queue = Queue("scheduler-test", connection=redis_client, serializer=JSONSerializer)
     job = queue.enqueue_at(datetime.now(UTC) - timedelta(seconds=1), "builtins.len", "abc")
     worker = _worker(redis_client, "scheduler-test")

@@ -1,1 +1,0 @@
-"""One module per ``bridge`` command (see ``bridge.cli``)."""
