@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
 
 from redis import Redis
 from rq import Queue, Retry
@@ -109,3 +111,51 @@ def arm_idle(conn: Redis, settings: Settings) -> list[str]:
 
 
 _MAY_RUN_AGAIN = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+PER_JOB_FIELDS = ("created_at", "enqueued_at", "data", "description")
+"""Fields of an RQ job hash that differ per job; the id is the hash's key."""
+
+_ARGUMENT = "__argument__"
+
+
+@dataclass(frozen=True)
+class JobTemplate:
+    """An RQ job hash as RQ itself writes it (``Job.to_dict``), less the fields each job fills in."""
+
+    fields: dict[str, str]
+    """The fixed fields: status, origin, timeout, TTLs, the retries RQ gives an abandoned job..."""
+    data_prefix: bytes
+    data_suffix: bytes
+
+    def data(self, argument: bytes) -> bytes:
+        """Return the job's ``data`` field (function, arguments) around one JSON-encoded argument."""
+        # Left uncompressed, which RQ's ``Job.restore`` accepts: the receiver spends no time on zlib.
+        return self.data_prefix + argument + self.data_suffix
+
+
+def event_job_template(queue: str = EVENTS_QUEUE) -> JobTemplate:
+    """Return the hash of an event job on ``queue`` as RQ makes it, with its one argument left open."""
+    job = Job.create(
+        EVENT_JOB_FUNC,
+        args=[_ARGUMENT],
+        connection=Redis(),  # never used: nothing is sent
+        serializer=JSONSerializer,
+        id="template",
+        timeout=defaults.EVENT_JOB_TIMEOUT_S,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
+        origin=queue,
+        description="",
+        status=JobStatus.QUEUED,
+        retry=ABANDONED_RETRY,
+    )
+    fields = {
+        name: str(value.value if isinstance(value, Enum) else value)
+        for name, value in job.to_dict().items()
+        if name not in PER_JOB_FIELDS
+    }
+    prefix, found, suffix = job.data.partition(JSONSerializer.dumps(_ARGUMENT))  # type: ignore[no-untyped-call]
+    if not found:
+        raise RuntimeError("RQ's job data does not hold its argument as JSON: is the serializer still JSON?")
+    return JobTemplate(fields, prefix, suffix)

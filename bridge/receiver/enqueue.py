@@ -1,12 +1,15 @@
-"""Dedupe and enqueue a normalized event in one atomic Redis step.
+"""Dedupe and enqueue a normalized event in one atomic Redis step (the receiver's last step).
 
 One Lua script checks the delivery id, and if it is new, writes the RQ job hash, pushes the job on its
 queue, remembers the delivery id and keeps the raw delivery — all or nothing. A crash can therefore
 neither lose an accepted event nor mark a delivery seen without its job, and two copies arriving at the
 same moment are serialized by Redis: the second finds the first's event id.
 
-The job hash is the one RQ writes itself (``rq.job.Job.to_dict``), with the JSON serializer's payload
-left uncompressed, which ``Job.restore`` accepts, so workers and dashboards see an ordinary RQ job.
+The job hash is RQ's own: ``bridge.job_queues.event_job_template`` takes it from ``rq.job.Job.to_dict``
+once at start-up, and only the fields that differ per job (id, data, description, created and enqueued
+times) are filled in per delivery. Its fixed fields travel as the end of each call's pre-encoded command,
+so a delivery still costs one EVALSHA. RQ's versions are pinned in pyproject.toml, and a test checks that
+RQ reads back what this writes and that a worker runs it.
 """
 
 from __future__ import annotations
@@ -20,35 +23,27 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from bridge import defaults, job_queues, keys
+from bridge import defaults, keys
 from bridge.event import Event
+from bridge.job_queues import EVENTS_QUEUE, JobTemplate, event_job_template
 
 # KEYS: dedupe, job, raw delivery, queue, set of queues
-# retries_left: a job abandoned by a worker that died (kill -9) is queued again by RQ's registry cleanup.
-# ARGV: event id, now, job data, description, raw delivery, then the constants of _CONSTANT_ARGS
+# ARGV: event id, now, job data, description, raw delivery, dedupe TTL, raw delivery TTL, then the job's
+# fixed fields as name/value pairs (from RQ's own job hash).
 _DEDUPE_AND_ENQUEUE = """
 local first = redis.call('GET', KEYS[1])
 if first then
     return first
 end
-redis.call('HSET', KEYS[2],
-    'created_at', ARGV[2], 'enqueued_at', ARGV[2], 'data', ARGV[3], 'description', ARGV[4],
-    'origin', ARGV[7], 'status', 'queued', 'timeout', ARGV[8], 'result_ttl', ARGV[9], 'failure_ttl', ARGV[10],
-    'started_at', '', 'ended_at', '', 'last_heartbeat', '', 'worker_name', '', 'group_id', '',
-    'success_callback_name', '', 'failure_callback_name', '', 'stopped_callback_name', '',
-    'retries_left', '3', 'retry_intervals', '[0]')
+redis.call('HSET', KEYS[2], 'created_at', ARGV[2], 'enqueued_at', ARGV[2], 'data', ARGV[3],
+    'description', ARGV[4], unpack(ARGV, 8))
 redis.call('RPUSH', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[5], KEYS[4])
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
-redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[11])
+redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[7])
 return false
 """
 _SCRIPT_SHA = hashlib.sha1(_DEDUPE_AND_ENQUEUE.encode()).hexdigest().encode()  # noqa: S324 (Redis's naming)
-
-# RQ's own key layout (rq.job.Job.key_for, rq.queue.Queue.key, Queue.redis_queues_keys).
-RQ_JOB_KEY = "rq:job:{job_id}"
-RQ_QUEUE_KEY = "rq:queue:{queue}"
-RQ_QUEUES_SET = "rq:queues"
 
 
 @dataclass(frozen=True)
@@ -72,38 +67,34 @@ class EventQueue:
     EVALSHA each: every delivery keeps its own atomic script, and the cost of a round trip is shared.
     """
 
-    def __init__(self, redis: Redis, queue: str = job_queues.EVENTS_QUEUE) -> None:
+    def __init__(self, redis: Redis, queue: str = EVENTS_QUEUE, template: JobTemplate | None = None) -> None:
         self._redis = redis
-        queue_key = RQ_QUEUE_KEY.format(queue=queue)
+        self._template = template or event_job_template(queue)
+        fixed_fields = [item for field in self._template.fields.items() for item in field]
         # What every call sends alike is encoded once.
-        self._head = b"*%d\r\n$7\r\nEVALSHA\r\n%b%b" % (3 + 5 + 11, _bulk(_SCRIPT_SHA), _bulk(b"5"))
-        self._fixed_keys = _bulk(queue_key.encode()) + _bulk(RQ_QUEUES_SET.encode())
-        self._fixed_args = b"".join(
-            _bulk(str(value).encode())
-            for value in (
-                defaults.DEDUPE_TTL_S,
-                queue,
-                defaults.EVENT_JOB_TIMEOUT_S,
-                defaults.EVENT_JOB_RESULT_TTL_S,
-                defaults.JOB_FAILURE_TTL_S,
-                defaults.RAW_DELIVERY_TTL_S,
-            )
-        )
+        arguments = 7 + len(fixed_fields)
+        self._head = b"*%d\r\n$7\r\nEVALSHA\r\n%b%b" % (3 + 5 + arguments, _bulk(_SCRIPT_SHA), _bulk(b"5"))
+        queue_key = keys.RQ_QUEUE_KEY.format(queue=queue).encode()
+        self._fixed_keys = _bulk(queue_key) + _bulk(keys.RQ_QUEUES_KEY.encode())
+        ttls = (defaults.DEDUPE_TTL_S, defaults.RAW_DELIVERY_TTL_S)
+        self._fixed_args = b"".join(_bulk(str(value).encode()) for value in (*ttls, *fixed_fields))
+        self._job_key = keys.RQ_JOB_KEY.format(job_id="").encode()
+        self._raw_key = keys.RAW_DELIVERY_KEY.format(event_id="").encode()
         self._pending: list[_Pending] = []
         self._flushing = False
 
     async def put(self, event: Event, delivery_key: str, raw_delivery: bytes) -> Enqueued:
         """Enqueue ``event`` unless ``delivery_key`` was seen; return the event id that stands for it."""
         event_id = event["id"].encode()
-        job_data = orjson.dumps([job_queues.EVENT_JOB_FUNC, None, [event], {}])
+        job_data = self._template.data(orjson.dumps(event))
         description = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
         dedupe_key = keys.DEDUPE_KEY.format(source=event["source"], delivery=delivery_key)
         command = b"".join(
             (
                 self._head,
                 _bulk(dedupe_key.encode()),
-                _bulk(b"rq:job:" + event_id),
-                _bulk(b"bridge:raw:" + event_id),
+                _bulk(self._job_key + event_id),
+                _bulk(self._raw_key + event_id),
                 self._fixed_keys,
                 _bulk(event_id),
                 # received_at ("…T02:00:00.123Z") is already in RQ's own format (rq.utils.utcparse).
