@@ -1,4 +1,4 @@
-"""The normalized event, version 1 (CONTRACT.md, "The normalized event").
+"""The normalized event, version 1 (README.md, "The event").
 
 Every inbound delivery, whatever its source and shape, becomes one ``Event``: a JSON-safe dict that
 travels through Redis as an RQ job argument and is what rules are written against.

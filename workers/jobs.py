@@ -6,7 +6,7 @@ holds up only its own queue while an event's dependent calls to one destination 
 
 ``drain_calls`` (queue ``bridge-calls-<destination>``): make the waiting events' calls, many events per job.
 ``run_calls``: make one event's calls to one destination: a retry, a requeued failure, a reconcile.
-Both make calls with ``make_calls`` (``executor.py`` per call): a retryable failure schedules a
+Both make calls with ``make_calls`` (``bridge/executor.py`` per call): a retryable failure schedules a
 ``run_calls`` job with the calls not yet done (``enqueue_at``: the worker never sleeps); a permanent one
 ends in RQ's failed registry with the upstream's status and answer in the job's meta, after the other
 calls have been made.

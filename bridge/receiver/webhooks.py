@@ -1,6 +1,6 @@
 """``POST /webhooks/{source}``: receive → verify → normalize → dedupe and enqueue → answer.
 
-Every answer is the contract's (CONTRACT.md, "HTTP surface"): 202 accepted, 200 duplicate, 202 ignored,
+Every answer is the documented one (README.md, "Register the webhooks"): 202 accepted, 200 duplicate, 202 ignored,
 401/400/413/415 refused for good (neither sender retries a 4xx), 503 + ``Retry-After`` while Redis or the
 source's configuration is missing. An accepted delivery is on Redis before the answer is sent.
 """

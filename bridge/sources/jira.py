@@ -1,6 +1,6 @@
 """Jira webhooks (Cloud and Data Center): verify, identify and normalize a delivery.
 
-Body shape: https://developer.atlassian.com/cloud/jira/platform/webhooks/ (UPSTREAMS.md §1).
+Body shape: https://developer.atlassian.com/cloud/jira/platform/webhooks/
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def delivery_key(payload: dict[str, Any], delivery: Delivery) -> str:
     identifier = delivery.headers.get("x-atlassian-webhook-identifier")
     if identifier:
         return f"{site}:{identifier}"
-    # Data Center sends no identifier (UPSTREAMS.md §1.5): the same event at the same time is one delivery.
+    # Data Center sends no identifier (https://confluence.atlassian.com/adminjiraserver/managing-webhooks-938846912.html):
+    # the same event at the same time is one delivery.
     entity = _entity(payload)
     basis = f"{payload.get('webhookEvent')}|{entity.get('id') if entity else ''}|{payload.get('timestamp')}"
     return f"{site}:sha256:{hashlib.sha256(basis.encode()).hexdigest()[:32]}"

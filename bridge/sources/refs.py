@@ -1,7 +1,7 @@
 """Reading identifiers out of free-form fields: Jira keys, Zendesk ticket ids, Salesforce ids.
 
 Zendesk renders placeholders as text and Jira custom fields may be a string, a number or a list
-(CONTRACT.md, "Reading the Zendesk trigger body"); every form ends up as a de-duplicated list of strings.
+(README.md, "Zendesk": the trigger body); every form ends up as a de-duplicated list of strings.
 """
 
 from __future__ import annotations

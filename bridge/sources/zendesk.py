@@ -1,8 +1,9 @@
 """Zendesk webhooks: verify, identify and normalize a delivery.
 
-Two body shapes arrive (UPSTREAMS.md §2.4): event subscriptions (``type: zen:event-type:ticket.*``,
+Two body shapes arrive (https://developer.zendesk.com/api-reference/event-connectors/webhooks/webhooks/):
+event subscriptions (``type: zen:event-type:ticket.*``,
 https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events) and trigger webhooks with
-the body CONTRACT.md tells admins to paste.
+the body README.md tells admins to paste.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from bridge.errors import NotConfigured
+from bridge.errors import NotConfigured, UpstreamNotFound
 from bridge.rules.params import ActionSpec
 
 if TYPE_CHECKING:
@@ -64,6 +64,15 @@ class Action:
 
     spec: ActionSpec
     perform: Perform
+
+
+def delete(call: Callable[[], object]) -> Result:
+    """Make a delete call; what is already gone counts as deleted (the effect wanted is its absence)."""
+    try:
+        call()
+    except UpstreamNotFound:
+        return {"deleted": False, "reason": "not found"}
+    return {"deleted": True}
 
 
 def room(name: str, part: str) -> ModuleType:

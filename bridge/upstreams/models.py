@@ -1,4 +1,4 @@
-"""The base of every upstream model: typed where the seed pages say, unknown fields kept as they came."""
+"""The base of every upstream model: typed where the vendor pages say, unknown fields kept as they came."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class UpstreamModel(BaseModel):
-    """A shape from a seed page; fields the page does not list are kept (``extra="allow"``), not dropped."""
+    """A shape from a vendor page; fields the page does not list are kept (``extra="allow"``), not dropped."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 

@@ -1,4 +1,4 @@
-"""The built-in rules (CONTRACT.md "Default rules" 1-6), planned for events the real normalizers built."""
+"""The built-in rules (docs/rules.md, "The built-in rules" 1-6), planned for events the real normalizers built."""
 
 from __future__ import annotations
 

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
-from bridge.errors import UpstreamNotFound
 from bridge.rules.params import BOOL, ID, STR, ActionSpec
-from bridge.upstreams import Action, Result
+from bridge.upstreams import Action, Result, delete
 from bridge.upstreams.jira.client import JiraClient, RemoteLink, RemoteLinkObject
 
 if TYPE_CHECKING:
@@ -55,11 +54,11 @@ def remote_link_upsert(clients: Clients, conn: Redis, params: dict[str, Any], ke
 
 def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
     jira = clients.need("jira", JiraClient, VARIABLES)
-    try:
-        jira.delete_remote_link_by_global_id(params["issue"], params["global_id"], idempotency_key=key)
-    except UpstreamNotFound:
-        return {"deleted": False, "reason": "not found"}
-    return {"deleted": True}
+    return delete(
+        lambda: jira.delete_remote_link_by_global_id(
+            params["issue"], params["global_id"], idempotency_key=key
+        )
+    )
 
 
 ACTIONS = (

@@ -1,4 +1,6 @@
-"""Jira Cloud platform REST v2: issue remote links (seed 002) and get issue (key → id).
+"""Jira Cloud platform REST v2: issue remote links and get issue (key → id).
+
+https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-remote-links/
 
 Basic auth with ``JIRA_EMAIL`` and ``JIRA_API_TOKEN``. A create-or-update by ``globalId`` replaces the
 whole link (fields not sent become null), so callers always send the complete link.

@@ -1,4 +1,6 @@
-"""Jira Cloud platform REST v2: get issue, and issue remote links (seed 002, UPSTREAMS.md §4).
+"""Jira Cloud platform REST v2: get issue, and issue remote links.
+
+https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-remote-links/
 
 Basic auth (email:API token). Errors are Jira's ErrorCollection ``{errorMessages, errors, status}``.
 A POST whose ``globalId`` is already on the issue replaces that link whole ("fields without values in

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
-from bridge.errors import PermanentUpstreamError, UpstreamNotFound
+from bridge.errors import PermanentUpstreamError
 from bridge.rules.params import ID, INT, KEYS, STR, ActionSpec
-from bridge.upstreams import Action, Result
+from bridge.upstreams import Action, Result, delete
 from bridge.upstreams.jira_software.client import JiraSoftwareClient, SoftwareRemoteLink
 
 if TYPE_CHECKING:
@@ -52,11 +52,7 @@ def remote_link_submit(clients: Clients, conn: Redis, params: dict[str, Any], ke
 
 def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
     software = clients.need("jira_software", JiraSoftwareClient, VARIABLES)
-    try:
-        software.delete_remote_link(params["id"], idempotency_key=key)
-    except UpstreamNotFound:
-        return {"deleted": False, "reason": "not found"}
-    return {"deleted": True}
+    return delete(lambda: software.delete_remote_link(params["id"], idempotency_key=key))
 
 
 ACTIONS = (

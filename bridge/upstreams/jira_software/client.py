@@ -1,4 +1,6 @@
-"""Jira Software Cloud remote links, as a Connect app (seed 004).
+"""Jira Software Cloud remote links, as a Connect app.
+
+https://developer.atlassian.com/cloud/jira/software/rest/api-group-remote-links/
 
 Authenticated with a Connect JWT per request (``connect_jwt.py``), never a shared token. A bulk submit
 that Jira finds too large (413; the page declares no batch limit) is split in halves and resubmitted.

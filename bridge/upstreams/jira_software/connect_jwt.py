@@ -1,4 +1,6 @@
-"""Atlassian Connect JWTs for the app's calls to Jira (UPSTREAMS.md §5.2).
+"""Atlassian Connect JWTs for the app's calls to Jira.
+
+https://developer.atlassian.com/cloud/jira/software/understanding-jwt, https://developer.atlassian.com/cloud/bitbucket/query-string-hash
 
 HS256 with the shared secret from the app's ``installed`` callback; ``iss`` is the app key; ``qsh`` is the
 SHA-256 of the canonical request ``METHOD&path&query``, where the path is relative to the product's base

@@ -1,4 +1,6 @@
-"""Jira Software Cloud remote links for a Connect app (seed 004, UPSTREAMS.md §5).
+"""Jira Software Cloud remote links for a Connect app.
+
+https://developer.atlassian.com/cloud/jira/software/rest/api-group-remote-links/
 
 Authenticated by a Connect JWT. The real API applies submissions and deletions asynchronously; the
 sandbox applies them before answering, so a test can read its effect at once. A submission whose

@@ -1,4 +1,6 @@
-"""Checking a Connect JWT the way Jira does for an app's call (UPSTREAMS.md §5.2).
+"""Checking a Connect JWT the way Jira does for an app's call.
+
+https://developer.atlassian.com/cloud/jira/software/understanding-jwt, https://developer.atlassian.com/cloud/bitbucket/query-string-hash
 
 HS256 signed with the shared secret, ``iss`` = the app key, ``iat``/``exp``, and ``qsh`` = SHA-256 of the
 canonical request ``METHOD&path&query`` with the path relative to the product's base URL. This is the

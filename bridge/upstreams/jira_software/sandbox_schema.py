@@ -1,4 +1,6 @@
-"""The shape Jira Software checks a submitted remote link against (UPSTREAMS.md §5.1, from JSWSPEC).
+"""The shape Jira Software checks a submitted remote link against (from its OpenAPI description).
+
+https://developer.atlassian.com/cloud/jira/software/rest/api-group-remote-links/
 
 Each link is validated on its own, so one bad link is rejected with its reasons while the rest of the
 batch is accepted.

@@ -13,7 +13,7 @@ from redis import Redis
 
 from bridge.errors import UpstreamNotFound
 from bridge.rules.params import DICT, ID, ActionSpec
-from bridge.upstreams import Action, Result
+from bridge.upstreams import Action, Result, delete
 from bridge.upstreams.jsm.client import JsmOpsClient
 
 if TYPE_CHECKING:
@@ -59,11 +59,7 @@ def integration_action_delete(clients: Clients, conn: Redis, params: dict[str, A
     action_id = _action_id(clients, params)
     if action_id is None:
         return {"deleted": False, "reason": "not found"}
-    try:
-        jsm.delete_action(params["integration_id"], action_id, idempotency_key=key)
-    except UpstreamNotFound:
-        return {"deleted": False, "reason": "not found"}
-    return {"deleted": True}
+    return delete(lambda: jsm.delete_action(params["integration_id"], action_id, idempotency_key=key))
 
 
 ACTIONS = (

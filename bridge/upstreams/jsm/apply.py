@@ -2,7 +2,8 @@
 
 Actions are matched by name. The plan creates the missing ones, patches only the fields that differ,
 deletes the ones the file does not list, and moves actions into the file's order with ``successorId``
-(the action that should come right after; UPSTREAMS.md §7). Applied, a plan makes the next one empty.
+(the action that should come right after; https://developer.atlassian.com/cloud/jira/service-desk-ops/rest/v2/api-group-integration-actions/).
+Applied, a plan makes the next one empty.
 
 Fields are compared "as far as the file says": a field or nested key the file leaves out is kept as the
 integration has it, so defaults that JSM fills in (``typeSpecificProperties``...) never look like drift.

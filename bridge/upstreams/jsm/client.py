@@ -1,4 +1,6 @@
-"""Jira Service Management ops: an integration's actions (seed 003; endpoints marked experimental).
+"""Jira Service Management ops: an integration's actions (endpoints marked experimental).
+
+https://developer.atlassian.com/cloud/jira/service-desk-ops/rest/v2/api-group-integration-actions/
 
 Basic auth with ``JSM_EMAIL`` and ``JSM_API_TOKEN``; the base URL runs up to and including the cloud id.
 """

@@ -1,4 +1,6 @@
-"""JSM ops integration actions (seed 003, UPSTREAMS.md §7).
+"""JSM ops integration actions.
+
+https://developer.atlassian.com/cloud/jira/service-desk-ops/rest/v2/api-group-integration-actions/
 
 Basic auth (email:API token). Errors are ``{code, message}``, as api.atlassian.com answers. The
 configured integration always exists; others are seeded through the control API. Actions keep the

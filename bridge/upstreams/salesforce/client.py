@@ -1,4 +1,6 @@
-"""Appfire's Connector for Salesforce & Jira (Data Center): associations of a Jira issue (seed 000).
+"""Appfire's Connector for Salesforce & Jira (Data Center): associations of a Jira issue.
+
+https://appfire.atlassian.net/wiki/spaces/CSFJIRA/pages/2375843900/POST+api+associations
 
 Bearer personal access token. ``replace=false`` adds without duplicating; ``replace=true`` removes the
 issue's associations first. More than 1000 per issue is refused here, before anything is sent.

@@ -1,4 +1,6 @@
-"""The Salesforce connector's associations on a Jira Data Center site (seed 000, UPSTREAMS.md §8).
+"""The Salesforce connector's associations on a Jira Data Center site.
+
+https://appfire.atlassian.net/wiki/spaces/CSFJIRA/pages/2375843900/POST+api+associations
 
 Bearer PAT. Answers and errors are ``{data, message, success}``. At most 1000 associations per issue:
 a request that would leave more changes nothing and answers 400. ``replace=true`` removes the issue's

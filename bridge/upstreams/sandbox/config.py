@@ -46,7 +46,8 @@ class SandboxConfig:
     # Added to every emulated call, to make a bench or an end-to-end run feel a remote upstream.
     latency_s: float = 0.0
     # Largest Jira Software bulk submission accepted; a larger one answers 413 (the real cap is not
-    # published, UPSTREAMS.md §5.1), so that a client's split-and-resubmit path can be exercised.
+    # published: https://developer.atlassian.com/cloud/jira/software/rest/api-group-remote-links/),
+    # so that a client's split-and-resubmit path can be exercised.
     jsw_max_batch: int = 100
 
     def env(self, base_url: str) -> dict[str, str]:

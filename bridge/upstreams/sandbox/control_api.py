@@ -1,4 +1,4 @@
-"""The control API under ``/_sandbox``: reset, state, seeding, call log and faults (INTERFACES.md §2)."""
+"""The control API under ``/_sandbox``: reset, state, seeding, call log and faults (docs/sandbox.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Zendesk Support: links between tickets and Jira issues (seed 001).
+"""Zendesk Support: links between tickets and Jira issues.
+
+https://developer.zendesk.com/api-reference/ticketing/jira/links/
 
 Basic auth as ``{email}/token:{api_token}``. The cursor list is an iterator over every page; the
 deprecated ``since_id`` list is kept for accounts that still depend on it.

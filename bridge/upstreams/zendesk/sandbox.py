@@ -1,4 +1,6 @@
-"""Zendesk's Jira links (seed 001, UPSTREAMS.md §6).
+"""Zendesk's Jira links.
+
+https://developer.zendesk.com/api-reference/ticketing/jira/links/
 
 Basic auth as ``{email}/token:{api_token}``. Link ``id`` is an integer; ``ticket_id`` and ``issue_id``
 are strings, as the page's field table and live answers have them. Show, create and delete answer on
@@ -93,7 +95,7 @@ class ZendeskApi(EmulatedApi):
         return {"links": list(self.links.values())}
 
     def _matching(self, wanted: str | None, after: int) -> list[dict[str, Any]]:
-        # The filter takes a ticket id or an issue id (seed 001), and the list is ordered by id.
+        # The filter takes a ticket id or an issue id (the vendor page), and the list is ordered by id.
         if wanted is None:
             return [link for link_id, link in self.links.items() if link_id > after]
         return [self.links[link_id] for link_id in self.by_ref.get(wanted, ()) if link_id > after]

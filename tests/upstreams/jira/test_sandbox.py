@@ -1,4 +1,4 @@
-"""Jira platform: get issue and issue remote links (seed 002), over HTTP."""
+"""Jira platform: get issue and issue remote links over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Jira Software remote links (seed 004) behind Connect JWT authentication, over HTTP."""
+"""Jira Software remote links behind Connect JWT authentication, over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSM ops integration actions (seed 003), over HTTP."""
+"""JSM ops integration actions over HTTP."""
 
 from __future__ import annotations
 

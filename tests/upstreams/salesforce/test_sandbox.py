@@ -1,4 +1,4 @@
-"""Salesforce connector associations (seed 000), over HTTP."""
+"""Salesforce connector associations over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Zendesk Jira links (seed 001), over HTTP."""
+"""Zendesk Jira links over HTTP."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Jira Cloud platform: issue remote links and get issue (client, the actions rules may plan, sandbox)."""

@@ -1,0 +1,1 @@
+"""Zendesk Support: links between tickets and Jira issues (client, actions, sandbox)."""
