@@ -25,7 +25,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import LoadResult, http_request, run_load
-from bridge import job_queues, samples
+from bridge import job_queues, keys, samples
 from bridge.embedded_redis import free_port
 
 SECRET = "bench-jira-secret"
@@ -127,7 +127,7 @@ def main() -> int:
         client.flushdb()
         bare = measure("bare", args.redis_url, seconds, connections, count)
         bridge = measure("bridge", args.redis_url, seconds, connections, count)
-        queued = client.llen(f"rq:queue:{job_queues.EVENTS_QUEUE}")
+        queued = client.llen(keys.RQ_QUEUE_KEY.format(queue=job_queues.EVENTS_QUEUE))
         ratio = bridge.rate(202) / bare.rate() if bare.rate() else 0.0
         ratios.append(ratio)
         print(

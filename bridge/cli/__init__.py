@@ -22,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "worker": "workers.cli",
     "dev": "bridge.cli.dev",
     "send-sample": "bridge.cli.send_sample",
-    "sandbox": "bridge.cli.sandbox",
+    "sandbox": "bridge.cli.serve_sandbox",
     "rules check": "bridge.cli.rules_check",
     "jsm apply": "bridge.cli.jsm_apply",
     "queues": "bridge.cli.queues",

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import redis
 
-from bridge import samples
+from bridge import keys, samples
 from bridge.connections import text
 from bridge.embedded_redis import free_port
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
@@ -87,7 +87,7 @@ class Bridge:
         return self.post(samples.sign_jira(payload, JIRA_SECRET, identifier))
 
     def event_status(self, event_id: str) -> str:
-        status = self.redis.hget(f"bridge:ev:{event_id}", "status")
+        status = self.redis.hget(keys.EVENT_KEY.format(event_id=event_id), "status")
         return text(status) if status else ""
 
     def wait_event(self, event_id: str, statuses: tuple[str, ...] = ("done",), timeout_s: float = 45) -> str:

@@ -11,7 +11,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import samples
+from bridge import keys, samples
 from tests.e2e.conftest import Bridge, wait_until
 
 
@@ -51,7 +51,7 @@ def test_the_same_content_in_two_deliveries_has_one_effect(e2e: Bridge) -> None:
     e2e.wait_event(second)
     assert len(_upserts(e2e, "G-2")) == 1
     assert len([link for link in e2e.control.state()["zendesk"]["links"] if link["ticket_id"] == "6202"]) == 1
-    calls = e2e.redis.hgetall(f"bridge:ev:{second}:calls")
+    calls = e2e.redis.hgetall(keys.EVENT_CALLS_KEY.format(event_id=second))
     assert calls  # the second event's calls are recorded as duplicates, not silently dropped
     assert all(b"skipped-duplicate" in record for record in calls.values())
 
@@ -101,7 +101,7 @@ def test_a_permanent_400_fails_at_once_into_the_failed_registry(e2e: Bridge) -> 
     assert failed is not None
     assert failed.meta["upstream_status"] == 400
     assert "bad link" in failed.meta["upstream_body"]
-    reason = e2e.redis.hget(f"bridge:ev:{event_id}", "reason")
+    reason = e2e.redis.hget(keys.EVENT_KEY.format(event_id=event_id), "reason")
     assert reason is not None
     assert b"400" in reason
 
@@ -119,7 +119,7 @@ def test_an_older_event_after_a_newer_one_is_skipped_as_stale(e2e: Bridge) -> No
     (link,) = _links(e2e, "G-6")
     assert link["object"]["status"]["resolved"] is True
     assert len(_upserts(e2e, "G-6")) == 1
-    calls = e2e.redis.hgetall(f"bridge:ev:{old_event}:calls")
+    calls = e2e.redis.hgetall(keys.EVENT_CALLS_KEY.format(event_id=old_event))
     assert any(b"skipped-stale" in record for record in calls.values())
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from bridge import samples
+from bridge import keys, samples
 from tests.e2e.conftest import OPS_PASSWORD, OPS_USER, Bridge, wait_until
 
 AUTH = (OPS_USER, OPS_PASSWORD)
@@ -73,7 +73,7 @@ def test_replay_goes_through_the_rules_again_without_a_second_effect(e2e: Bridge
                 ops.get("/api/ops/queues").json()[0]["queued"] == 0
                 and all(
                     b"skipped-duplicate" in v or b"done" in v
-                    for v in e2e.redis.hgetall(f"bridge:ev:{event_id}:calls").values()
+                    for v in e2e.redis.hgetall(keys.EVENT_CALLS_KEY.format(event_id=event_id)).values()
                 )
             ),
             what="the replay to run",

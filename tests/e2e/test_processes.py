@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from bridge import samples
+from bridge import keys, samples
 from bridge.embedded_redis import free_port
 from tests.e2e.conftest import Bridge, wait_until
 from tests.values import ZENDESK_SECRET
@@ -119,7 +119,7 @@ def test_worker_finishes_the_call_in_hand_on_sigterm(e2e: Bridge) -> None:
 
     assert worker.wait(timeout=20) == 0
     assert len(_links(e2e, "PROC-3")) == 1  # the call in hand completed before the worker stopped
-    calls = e2e.redis.hgetall(f"bridge:ev:{event_id}:calls")
+    calls = e2e.redis.hgetall(keys.EVENT_CALLS_KEY.format(event_id=event_id))
     assert any(b'"jira.remote_link.upsert"' in record and b'"done"' in record for record in calls.values())
     e2e.start_worker()
     e2e.wait_event(event_id)
