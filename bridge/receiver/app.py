@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from bridge.connections import async_client
+from bridge.ops import metrics_redis
 from bridge.receiver.enqueue import EventQueue
 from bridge.receiver.health import healthz, readyz
 from bridge.receiver.metrics import ReceiverMetrics
@@ -68,7 +69,7 @@ def create_app(
     routes += [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz(connections.redis), methods=["GET"]),
-        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        Route("/metrics", metrics_redis.endpoint(metrics.registry, connections.redis), methods=["GET"]),
     ]
     routes += extra_routes or []
 

@@ -84,3 +84,19 @@ capabilities:
   readOnly: true
 {{- end }}
 {{- end -}}
+
+{{/* The worker's grace after SIGTERM, refused when shorter than half the calls job's timeout + 30 s. */}}
+{{- define "bridge.workerGrace" -}}
+{{- $timeout := .Values.config.BRIDGE_CALLS_JOB_TIMEOUT_S | default "120" | int -}}
+{{- $needed := add (div (add $timeout 1) 2) 30 -}}
+{{- $grace := .Values.worker.terminationGracePeriodSeconds | int -}}
+{{- if lt $grace $needed -}}
+{{- fail (printf "worker.terminationGracePeriodSeconds is %d, less than half the calls job's timeout (BRIDGE_CALLS_JOB_TIMEOUT_S=%d) + 30 s = %d: a stopped worker would be killed in the middle of its calls" $grace $timeout $needed) -}}
+{{- end -}}
+{{- $grace -}}
+{{- end -}}
+
+{{/* PromQL label matchers selecting this release's series (the ServiceMonitor's job and namespace). */}}
+{{- define "bridge.metricsSelector" -}}
+{{- .Values.monitoring.alertRules.selector | default (printf "namespace=%q,job=%q" .Release.Namespace (printf "%s-web" (include "bridge.fullname" .))) -}}
+{{- end -}}
