@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bridge.upstreams.sandbox.config import JIRA_PREFIX
+from bridge.upstreams.sandbox.config import JIRA_PREFIX, SandboxConfig
 from bridge.upstreams.sandbox.emulation import (
     ApiProblem,
     EmulatedApi,
@@ -26,7 +26,7 @@ from bridge.upstreams.sandbox.emulation import (
     json_response,
     no_content,
 )
-from bridge.upstreams.sandbox.issues import Issue
+from bridge.upstreams.sandbox.issues import Issue, IssueDirectory
 
 GLOBAL_ID_MAX = 255
 """Longest ``globalId`` Jira stores."""
@@ -82,11 +82,20 @@ class JiraApi(EmulatedApi):
     prefix = JIRA_PREFIX
     challenge = 'Basic realm="sandbox-jira"'
 
+    def __init__(self, config: SandboxConfig, issues: IssueDirectory) -> None:
+        super().__init__(config, issues)
+        # Jira deletes an issue's remote links with the issue.
+        issues.on_delete.append(self._forget)
+
     def reset(self) -> None:
         # issue id → link id → link; issue id → globalId → link id
         self.links: dict[str, dict[int, dict[str, Any]]] = {}
         self.global_ids: dict[str, dict[str, int]] = {}
         self.next_link_id = FIRST_LINK_ID
+
+    def _forget(self, issue_id: str) -> None:
+        self.links.pop(issue_id, None)
+        self.global_ids.pop(issue_id, None)
 
     def authenticate(self, request: Request) -> str | None:
         return check_basic(request, self.config.jira_email, self.config.jira_api_token)

@@ -18,9 +18,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bridge.sources.signing import same
-from bridge.upstreams.sandbox.config import SALESFORCE_PREFIX
+from bridge.upstreams.sandbox.config import SALESFORCE_PREFIX, SandboxConfig
 from bridge.upstreams.sandbox.emulation import ApiProblem, EmulatedApi, bearer_token, json_body, json_response
-from bridge.upstreams.sandbox.issues import Issue
+from bridge.upstreams.sandbox.issues import Issue, IssueDirectory
 
 ASSOCIATIONS_PER_ISSUE_MAX = 1000
 """Most associations one Jira issue may have."""
@@ -50,9 +50,17 @@ class SalesforceApi(EmulatedApi):
     name = "salesforce"
     prefix = SALESFORCE_PREFIX
 
+    def __init__(self, config: SandboxConfig, issues: IssueDirectory) -> None:
+        super().__init__(config, issues)
+        issues.on_delete.append(self._forget)
+
     def reset(self) -> None:
         # issue id → (son, soid) → association
         self.associations: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+
+    def _forget(self, issue_id: str) -> None:
+        # The connector's associations go with the deleted issue.
+        self.associations.pop(issue_id, None)
 
     def authenticate(self, request: Request) -> str | None:
         token = bearer_token(request)

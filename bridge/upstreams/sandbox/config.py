@@ -49,6 +49,11 @@ class SandboxConfig:
     # published: https://developer.atlassian.com/cloud/jira/software/rest/api-group-remote-links/),
     # so that a client's split-and-resubmit path can be exercised.
     jsw_max_batch: int = 100
+    # The Zendesk ticket field that holds Jira keys (ZENDESK_JIRA_FIELD_ID of a bridge pointed here).
+    zendesk_jira_field_id: str = "360000000001"
+    # A second Zendesk link for the same ticket and issue is refused (422), as a careful API would; a soak
+    # that counts duplicates turns this off, so that a bridge creating twice shows two links.
+    zendesk_refuse_duplicate_links: bool = True
 
     def env(self, base_url: str) -> dict[str, str]:
         """Return the bridge's environment variables that point every upstream at this sandbox."""
@@ -62,6 +67,7 @@ class SandboxConfig:
             "ZENDESK_BASE_URL": base + ZENDESK_PREFIX,
             "ZENDESK_EMAIL": self.zendesk_email,
             "ZENDESK_API_TOKEN": self.zendesk_api_token,
+            "ZENDESK_JIRA_FIELD_ID": self.zendesk_jira_field_id,
             "SALESFORCE_CONNECTOR_BASE_URL": base + SALESFORCE_PREFIX,
             "SALESFORCE_CONNECTOR_PAT": self.salesforce_pat,
             "JSM_OPS_BASE_URL": base + JSM_PREFIX,

@@ -52,6 +52,31 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
             return refused(str(exc))
         return json_response(issue.as_json(), 201)
 
+    async def change_issue(request: Request) -> Response:
+        # An edit on the Jira site that no webhook reported: fields, a move (new key, same id).
+        try:
+            body = await read_json(request)
+            if not isinstance(body, dict) or set(body) - {"fields", "key"}:
+                raise ValueError('the body must be {"fields"?: {...}, "key"?: "NEW-1"} (a move keeps the id)')
+            fields, key = body.get("fields"), body.get("key")
+            if fields is not None and not isinstance(fields, dict):
+                raise ValueError("fields must be an object")
+            if key is not None and not isinstance(key, str):
+                raise ValueError("key must be a string")
+            issue = sandbox.issues.update(request.path_params["issue"], fields, key)
+        except KeyError as exc:
+            return refused(str(exc.args[0]), 404)
+        except ValueError as exc:
+            return refused(str(exc))
+        return json_response(issue.as_json())
+
+    async def delete_issue(request: Request) -> Response:
+        try:
+            sandbox.issues.delete(request.path_params["issue"])
+        except KeyError as exc:
+            return refused(str(exc.args[0]), 404)
+        return no_content()
+
     async def calls(request: Request) -> Response:
         api = request.query_params.get("api") or None
         if api is not None and api not in APIS:
@@ -85,6 +110,8 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         Route("/reset", reset, methods=["POST"]),
         Route("/state", state, methods=["GET"]),
         Route("/jira/issues", seed_issue, methods=["POST"]),
+        Route("/jira/issues/{issue}", change_issue, methods=["PATCH"]),
+        Route("/jira/issues/{issue}", delete_issue, methods=["DELETE"]),
         Route("/calls", calls, methods=["GET"]),
         Route("/calls", clear_calls, methods=["DELETE"]),
         Route("/faults", add_fault, methods=["POST"]),

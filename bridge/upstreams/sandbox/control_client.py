@@ -39,7 +39,10 @@ class SandboxControl:
         self._call("DELETE", "/calls")
 
     def add_fault(self, **fault: Any) -> str:
-        """Inject a fault (api, method, path, status, retry_after, delay_s, times, body, drop); return its id."""
+        """Inject a fault; return its id.
+
+        Fields: api, method, path, status, retry_after, delay_s, times, body, drop, drop_after.
+        """
         result: dict[str, str] = self._call("POST", "/faults", json=fault)
         return result["id"]
 
@@ -60,6 +63,43 @@ class SandboxControl:
         if fields is not None:
             body["fields"] = fields
         result: dict[str, Any] = self._call("POST", "/jira/issues", json=body)
+        return result
+
+    def change_issue(
+        self, issue: str, fields: dict[str, Any] | None = None, key: str | None = None
+    ) -> dict[str, Any]:
+        """Edit a Jira issue's fields, or move it (``key``: same id, new key), without a webhook; return it."""
+        body: dict[str, Any] = {}
+        if fields is not None:
+            body["fields"] = fields
+        if key is not None:
+            body["key"] = key
+        result: dict[str, Any] = self._call("PATCH", f"/jira/issues/{issue}", json=body)
+        return result
+
+    def delete_issue(self, issue: str) -> None:
+        """Delete a Jira issue (its remote links go with it), without a webhook."""
+        self._call("DELETE", f"/jira/issues/{issue}")
+
+    def put_ticket(self, ticket_id: int | str, **fields: Any) -> dict[str, Any]:
+        """Create or edit a Zendesk ticket (subject, status, priority, jira_keys, custom_fields, updated_at)
+        without a webhook; return it."""
+        result: dict[str, Any] = self._call("PUT", f"/zendesk/tickets/{ticket_id}", json=fields)
+        return result
+
+    def delete_ticket(
+        self, ticket_id: int | str, permanent: bool = False, updated_at: str | None = None
+    ) -> None:
+        """Soft-delete a Zendesk ticket (restorable), or delete it for good."""
+        params = {"permanent": "true"} if permanent else {}
+        if updated_at is not None:
+            params["updated_at"] = updated_at
+        self._call("DELETE", f"/zendesk/tickets/{ticket_id}", params=params)
+
+    def restore_ticket(self, ticket_id: int | str, updated_at: str | None = None) -> dict[str, Any]:
+        """Restore a soft-deleted Zendesk ticket."""
+        params = {"updated_at": updated_at} if updated_at is not None else None
+        result: dict[str, Any] = self._call("POST", f"/zendesk/tickets/{ticket_id}/restore", params=params)
         return result
 
     def seed_integration(

@@ -18,7 +18,7 @@ from bridge.upstreams import DESTINATIONS
 APIS = DESTINATIONS
 """The emulated APIs, as faults and the call log name them (the upstreams' names)."""
 
-_FIELDS = {"api", "method", "path", "status", "retry_after", "delay_s", "times", "body", "drop"}
+_FIELDS = {"api", "method", "path", "status", "retry_after", "delay_s", "times", "body", "drop", "drop_after"}
 
 
 class FaultError(ValueError):
@@ -39,6 +39,8 @@ class Fault:
     times: int | None = None
     body: Any = None
     drop: bool = False
+    # The call takes effect, then the connection drops before the answer: a lost answer.
+    drop_after: bool = False
 
     def matches(self, api: str, method: str, path: str) -> bool:
         return (
@@ -59,6 +61,7 @@ class Fault:
             "times": self.times,
             "body": self.body,
             "drop": self.drop,
+            "drop_after": self.drop_after,
         }
 
 
@@ -98,10 +101,13 @@ def parse_fault(data: Any, fault_id: str) -> Fault:
     if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
         raise FaultError("times must be a whole number ≥ 1, or null for until cleared")
     drop = data.get("drop", False)
-    if not isinstance(drop, bool):
-        raise FaultError("drop must be true or false")
-    if status is None and not drop and not delay:
-        raise FaultError("a fault needs status, drop or delay_s")
+    drop_after = data.get("drop_after", False)
+    if not isinstance(drop, bool) or not isinstance(drop_after, bool):
+        raise FaultError("drop and drop_after must be true or false")
+    if drop_after and (drop or status is not None):
+        raise FaultError("drop_after lets the call take effect: it goes with neither drop nor status")
+    if status is None and not drop and not drop_after and not delay:
+        raise FaultError("a fault needs status, drop, drop_after or delay_s")
     if (data.get("retry_after") is not None or data.get("body") is not None) and status is None:
         raise FaultError("retry_after and body need a status")
     try:
@@ -122,6 +128,7 @@ def parse_fault(data: Any, fault_id: str) -> Fault:
         times=times,
         body=data.get("body"),
         drop=drop,
+        drop_after=drop_after,
     )
 
 

@@ -100,9 +100,10 @@ class Gateway:
         status: list[int | None] = [None]
 
         async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] in ("http.response.start", "bridge.swallowed"):
                 status[0] = message["status"]
-            await send(message)
+            if message["type"] != "bridge.swallowed":
+                await send(message)
 
         try:
             if self.latency_s:
@@ -122,6 +123,14 @@ class Gateway:
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)
         if fault.drop:
+            await _drop(send)
+        elif fault.drop_after:
+            # The emulated API does the work; its answer goes nowhere (the call log still shows it).
+            async def swallowed(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    await recording_send({**message, "type": "bridge.swallowed"})
+
+            await self.app(scope, receive, swallowed)
             await _drop(send)
         elif fault.status is None:
             await self.app(scope, receive, recording_send)

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bridge.upstreams.sandbox.config import ZENDESK_PREFIX
+from bridge.upstreams.sandbox.config import ZENDESK_PREFIX, SandboxConfig
 from bridge.upstreams.sandbox.emulation import (
     ApiProblem,
     EmulatedApi,
@@ -32,6 +32,8 @@ from bridge.upstreams.sandbox.emulation import (
     json_response,
     no_content,
 )
+from bridge.upstreams.sandbox.issues import IssueDirectory
+from bridge.upstreams.zendesk.sandbox_tickets import TicketStore
 
 PAGE_SIZE_MAX = 1000
 """Default and largest page of both list endpoints."""
@@ -57,7 +59,12 @@ class ZendeskApi(EmulatedApi):
     prefix = ZENDESK_PREFIX
     challenge = 'Basic realm="sandbox-zendesk"'
 
+    def __init__(self, config: SandboxConfig, issues: IssueDirectory) -> None:
+        self.tickets = TicketStore(config.zendesk_jira_field_id)
+        super().__init__(config, issues)
+
     def reset(self) -> None:
+        self.tickets.reset()
         self.links: dict[int, dict[str, Any]] = {}
         # ticket id or issue id → ids of its links (ascending), so filtered lists need no scan
         self.by_ref: dict[str, list[int]] = {}
@@ -89,10 +96,13 @@ class ZendeskApi(EmulatedApi):
                 self.route(base + "/{link_id}", self.show, ["GET"]),
                 self.route(base + "/{link_id}", self.delete, ["DELETE"]),
             ]
-        return routes
+        return routes + self.tickets.api_routes(self.route)
+
+    def control_routes(self) -> Sequence[Route]:
+        return self.tickets.control_routes()
 
     def snapshot(self) -> dict[str, Any]:
-        return {"links": list(self.links.values())}
+        return {"links": list(self.links.values()), "tickets": self.tickets.snapshot()}
 
     def _matching(self, wanted: str | None, after: int) -> list[dict[str, Any]]:
         # The filter takes a ticket id or an issue id (the vendor page), and the list is ordered by id.
@@ -159,7 +169,8 @@ class ZendeskApi(EmulatedApi):
             raise ApiProblem(422, "Record validation errors", invalid)
         for link_id in self.by_ref.get(values["ticket_id"], ()):
             link = self.links[link_id]
-            if (link["ticket_id"], link["issue_id"]) == (values["ticket_id"], values["issue_id"]):
+            same_pair = (link["ticket_id"], link["issue_id"]) == (values["ticket_id"], values["issue_id"])
+            if same_pair and self.config.zendesk_refuse_duplicate_links:
                 duplicate = {
                     "issue_id": [{"description": f"is already linked to ticket {values['ticket_id']}"}]
                 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from bridge.upstreams.sandbox import SandboxConfig, SandboxControl
 from tests.upstreams.conftest import CONFIG, ServeSandbox, client
@@ -157,3 +158,45 @@ def test_unknown_path_is_404_in_the_api_shape(jira: httpx.Client) -> None:
     response = jira.get("/rest/api/2/nothing-here")
     assert response.status_code == 404
     assert "errorMessages" in response.json()
+
+
+def test_a_moved_issue_keeps_its_id_and_links_and_its_old_key_still_finds_it(
+    jira: httpx.Client, control: SandboxControl
+) -> None:
+    control.seed_issue("SUP-42", id="10042")
+    link = {"globalId": "system=z&id=7783", "object": {"url": "https://z/7783", "title": "Zendesk #7783"}}
+    assert jira.post("/rest/api/2/issue/SUP-42/remotelink", json=link).status_code == 201
+    before = jira.get("/rest/api/2/issue/10042").json()["fields"]["updated"]
+    moved = control.change_issue("SUP-42", key="OPS-7")
+    assert (moved["id"], moved["key"]) == ("10042", "OPS-7")
+    by_old_key = jira.get("/rest/api/2/issue/SUP-42").json()
+    assert (by_old_key["id"], by_old_key["key"]) == ("10042", "OPS-7")
+    assert by_old_key["fields"]["project"] == {"key": "OPS"}
+    assert by_old_key["fields"]["updated"] > before
+    assert [found["globalId"] for found in jira.get("/rest/api/2/issue/OPS-7/remotelink").json()] == [
+        "system=z&id=7783"
+    ]
+
+
+def test_a_deleted_issue_is_gone_with_its_links_and_its_key_is_never_given_again(
+    jira: httpx.Client, control: SandboxControl
+) -> None:
+    control.seed_issue("DEL-1", id="10077")
+    link = {"globalId": "g", "object": {"url": "https://z/1", "title": "t"}}
+    jira.post("/rest/api/2/issue/DEL-1/remotelink", json=link)
+    control.delete_issue("DEL-1")
+    assert jira.get("/rest/api/2/issue/10077").status_code == 404
+    assert jira.get("/rest/api/2/issue/DEL-1").status_code == 404  # not auto-created anew
+    assert "DEL-1" not in control.state()["jira"]["remote_links"]
+    with pytest.raises(httpx.HTTPStatusError):
+        control.delete_issue("DEL-1")
+
+
+def test_an_edit_without_a_webhook_changes_fields_and_updated(
+    jira: httpx.Client, control: SandboxControl
+) -> None:
+    control.seed_issue("EDT-1")
+    control.change_issue("EDT-1", fields={"customfield_10050": "5001, 5002"})
+    fields = jira.get("/rest/api/2/issue/EDT-1").json()["fields"]
+    assert fields["customfield_10050"] == "5001, 5002"
+    assert fields["updated"].endswith("+0000")

@@ -133,6 +133,17 @@ def test_drop_closes_the_connection_without_an_answer(jira: httpx.Client, contro
     assert [c["status"] for c in control.calls()] == [None, 200]
 
 
+def test_drop_after_makes_the_call_take_effect_and_loses_its_answer(
+    zendesk: httpx.Client, control: SandboxControl
+) -> None:
+    control.add_fault(api="zendesk", method="POST", drop_after=True, times=1)
+    link = {"link": {"ticket_id": "5001", "issue_id": "10000", "issue_key": "ABC-1"}}
+    with pytest.raises(httpx.RemoteProtocolError):
+        zendesk.post(LINKS, json=link)
+    assert [found["ticket_id"] for found in control.state()["zendesk"]["links"]] == ["5001"]
+    assert [c["status"] for c in control.calls("zendesk")] == [201]
+
+
 def test_faults_only_hit_their_api(
     jira: httpx.Client, zendesk: httpx.Client, control: SandboxControl
 ) -> None:
@@ -152,6 +163,8 @@ def test_faults_only_hit_their_api(
         {"api": "jira", "retry_after": 5, "delay_s": 1},
         {"api": "jira", "status": 500, "path": "("},
         {"api": "jira", "status": 500, "colour": "red"},
+        {"api": "jira", "status": 500, "drop_after": True},
+        {"api": "jira", "drop": True, "drop_after": True},
     ],
 )
 def test_bad_fault_is_400(control: SandboxControl, fault: dict[str, object]) -> None:
