@@ -33,6 +33,9 @@ GC_GEN0_THRESHOLD = 50_000
 WEB_GRACEFUL_SHUTDOWN_S = 20
 """Time given to requests in flight after SIGTERM (Heroku allows 30 s before SIGKILL)."""
 
+MAX_CLOCK_AHEAD_S = 900
+"""How far ahead of the receiver's clock an event's own time may be (senders' clocks are NTP-synced)."""
+
 # Records and stores
 
 RECEIVED_LOG_MAX = 10_000
@@ -97,6 +100,11 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 DEFAULT_SIGNATURE_TOLERANCE_S = 300
 """Default of BRIDGE_SIGNATURE_TOLERANCE_S: how far a Zendesk signature timestamp may be from now."""
+
+DEFAULT_JIRA_MAX_AGE_S = 3 * 3600
+"""Default of BRIDGE_JIRA_MAX_AGE_S, the replay window: Jira delivers up to ~30 min late and retries up to
+5 times, 5-15 min apart (https://community.developer.atlassian.com/t/new-jira-cloud-webhook-retry-policy/30554),
+so a genuine delivery is at most ~105 min old."""
 
 DEFAULT_RECORD_RETENTION_S = 14 * 24 * 3600
 """Default of BRIDGE_RECORD_RETENTION_S: how long events and their calls stay visible to operators."""

@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, _whole(minimum=1)] = _env(
         "BRIDGE_MAX_BODY_BYTES", defaults.DEFAULT_MAX_BODY_BYTES
     )
+    jira_max_age_s: Annotated[int, _whole(minimum=60)] = _env(
+        "BRIDGE_JIRA_MAX_AGE_S", defaults.DEFAULT_JIRA_MAX_AGE_S
+    )
 
     jira_base_url: HttpUrl = _env("JIRA_BASE_URL")
     jira_email: Text = _env("JIRA_EMAIL")

@@ -6,11 +6,22 @@ The webhook routes are plain ASGI apps: they answer every delivery, so they skip
 
 from __future__ import annotations
 
+import re
+from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.types import Receive, Scope
 
 from bridge.errors import DeliveryRejected
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted in a body (the senders' bodies nest about 8 deep; the
+JSON parser crashes the process on a few hundred thousand, and events must stay encodable)."""
+
+# A JSON string, escapes included (the unrolled form of "(?:[^"\\]|\\.)*", which is linear).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 
 
 def headers_of(scope: Scope) -> dict[str, str]:
@@ -53,3 +64,34 @@ async def read_limited(headers: dict[str, str], receive: Receive, limit: int) ->
         chunks.append(chunk)
         more = message.get("more_body", False)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """Return the body as a JSON object; refuse invalid JSON, other values and too deep nesting with 400."""
+    if _nesting_over(body, MAX_JSON_DEPTH):
+        raise DeliveryRejected(400, f"body nests arrays and objects deeper than {MAX_JSON_DEPTH}", "too_deep")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise DeliveryRejected(
+            400, f"body is not valid JSON: {exc.msg} at character {exc.pos}", "bad_json"
+        ) from None
+    if not isinstance(payload, dict):
+        raise DeliveryRejected(400, "body must be a JSON object", "unknown_shape")
+    return payload
+
+
+def _nesting_over(body: bytes, limit: int) -> bool:
+    """Tell whether arrays and objects nest deeper than ``limit``, before a parser recurses into them."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    # Brackets inside strings do not count: drop the strings, then everything but brackets.
+    for byte in _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        if byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False

@@ -1,7 +1,9 @@
 """Dedupe and enqueue a normalized event in one atomic Redis step (the receiver's last step).
 
-One Lua script checks the delivery id, and if it is new, writes the RQ job hash, pushes the job on its
-queue, remembers the delivery id and keeps the raw delivery — all or nothing. A crash can therefore
+One Lua script checks the delivery id and the hash of the delivery's signed content (a body sent again
+under a new delivery id is the same delivery: ``bridge.sources.freshness``), and if both are new, writes
+the RQ job hash, pushes the job on its queue, remembers both ids and keeps the raw delivery — all or
+nothing. A crash can therefore
 neither lose an accepted event nor mark a delivery seen without its job, and two copies arriving at the
 same moment are serialized by Redis: the second finds the first's event id.
 
@@ -27,20 +29,26 @@ from bridge import defaults, keys
 from bridge.event import Event
 from bridge.job_queues import EVENTS_QUEUE, JobTemplate, event_job_template
 
-# KEYS: dedupe, job, raw delivery, queue, set of queues
-# ARGV: event id, now, job data, description, raw delivery, dedupe TTL, raw delivery TTL, then the job's
-# fixed fields as name/value pairs (from RQ's own job hash).
+# KEYS: dedupe, job, raw delivery, queue, set of queues, signed-content dedupe
+# ARGV: event id, now, job data, description, raw delivery, signed-content TTL (0: no such key), dedupe
+# TTL, raw delivery TTL, then the job's fixed fields as name/value pairs (from RQ's own job hash).
 _DEDUPE_AND_ENQUEUE = """
 local first = redis.call('GET', KEYS[1])
+if not first and ARGV[6] ~= '0' then
+    first = redis.call('GET', KEYS[6])
+end
 if first then
     return first
 end
 redis.call('HSET', KEYS[2], 'created_at', ARGV[2], 'enqueued_at', ARGV[2], 'data', ARGV[3],
-    'description', ARGV[4], unpack(ARGV, 8))
+    'description', ARGV[4], unpack(ARGV, 9))
 redis.call('RPUSH', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[5], KEYS[4])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
-redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[7])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
+redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[8])
+if ARGV[6] ~= '0' then
+    redis.call('SET', KEYS[6], ARGV[1], 'EX', ARGV[6])
+end
 return false
 """
 _SCRIPT_SHA = hashlib.sha1(_DEDUPE_AND_ENQUEUE.encode()).hexdigest().encode()  # noqa: S324 (Redis's naming)
@@ -72,8 +80,8 @@ class EventQueue:
         self._template = template or event_job_template(queue)
         fixed_fields = [item for field in self._template.fields.items() for item in field]
         # What every call sends alike is encoded once.
-        arguments = 7 + len(fixed_fields)
-        self._head = b"*%d\r\n$7\r\nEVALSHA\r\n%b%b" % (3 + 5 + arguments, _bulk(_SCRIPT_SHA), _bulk(b"5"))
+        arguments = 8 + len(fixed_fields)
+        self._head = b"*%d\r\n$7\r\nEVALSHA\r\n%b%b" % (3 + 6 + arguments, _bulk(_SCRIPT_SHA), _bulk(b"6"))
         queue_key = keys.RQ_QUEUE_KEY.format(queue=queue).encode()
         self._fixed_keys = _bulk(queue_key) + _bulk(keys.RQ_QUEUES_KEY.encode())
         ttls = (defaults.DEDUPE_TTL_S, defaults.RAW_DELIVERY_TTL_S)
@@ -83,12 +91,21 @@ class EventQueue:
         self._pending: list[_Pending] = []
         self._flushing = False
 
-    async def put(self, event: Event, delivery_key: str, raw_delivery: bytes) -> Enqueued:
-        """Enqueue ``event`` unless ``delivery_key`` was seen; return the event id that stands for it."""
+    async def put(
+        self,
+        event: Event,
+        delivery_key: str,
+        raw_delivery: bytes,
+        content_key: str | None = None,
+        content_ttl_s: int = defaults.DEDUPE_TTL_S,
+    ) -> Enqueued:
+        """Enqueue ``event`` unless ``delivery_key`` (or ``content_key``) was seen; return the event id
+        that stands for it."""
         event_id = event["id"].encode()
         job_data = self._template.data(orjson.dumps(event))
         description = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
         dedupe_key = keys.DEDUPE_KEY.format(source=event["source"], delivery=delivery_key)
+        content = keys.DEDUPE_KEY.format(source=event["source"], delivery=content_key or "")
         command = b"".join(
             (
                 self._head,
@@ -96,12 +113,14 @@ class EventQueue:
                 _bulk(self._job_key + event_id),
                 _bulk(self._raw_key + event_id),
                 self._fixed_keys,
+                _bulk(content.encode()),
                 _bulk(event_id),
                 # received_at ("…T02:00:00.123Z") is already in RQ's own format (rq.utils.utcparse).
                 _bulk(event["received_at"].encode()),
                 _bulk(job_data),
                 _bulk(description.encode()),
                 _bulk(raw_delivery),
+                _bulk(str(content_ttl_s if content_key else 0).encode()),
                 self._fixed_args,
             )
         )

@@ -1,7 +1,8 @@
 """``POST /webhooks/{source}``: receive → verify → normalize → dedupe and enqueue → answer.
 
-Every answer is the documented one (README.md, "Register the webhooks"): 202 accepted, 200 duplicate, 202 ignored,
-401/400/413/415 refused for good (neither sender retries a 4xx), 503 + ``Retry-After`` while Redis or the
+Every answer is the documented one (README.md, "Register the webhooks"): 202 accepted, 200 duplicate,
+202 ignored, 401/400/408/413/415 refused for good (neither sender retries a 4xx), 503 + ``Retry-After``
+while Redis or the
 source's configuration is missing. An accepted delivery is on Redis before the answer is sent.
 """
 
@@ -22,8 +23,8 @@ from starlette.types import Receive, Scope, Send
 from bridge import defaults
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Source, build_event
-from bridge.receiver.body import check_content_type, headers_of, query_of, read_limited
-from bridge.receiver.delivery_log import DeliveryLog
+from bridge.receiver.body import check_content_type, headers_of, parse_json, query_of, read_limited
+from bridge.receiver.delivery_log import LOGGER_NAME, DeliveryLog
 from bridge.receiver.enqueue import EventQueue
 from bridge.receiver.metrics import ReceiverMetrics
 from bridge.settings import Settings
@@ -43,14 +44,24 @@ class SourceHandler:
     delivery_key: Callable[[dict[str, Any], Delivery], str]
     normalize: Callable[[dict[str, Any], Settings], Normalized]
     is_own: Callable[[Actor, Settings], bool]
+    admit: Callable[[Normalized, Delivery, Settings], None]
+    content_key: Callable[[Delivery], str]
 
 
 SOURCES: dict[str, SourceHandler] = {
     module.SOURCE: SourceHandler(
-        module.SOURCE, module.verify, module.delivery_key, module.normalize, module.is_own
+        module.SOURCE,
+        module.verify,
+        module.delivery_key,
+        module.normalize,
+        module.is_own,
+        module.admit,
+        module.content_key,
     )
     for module in (jira, zendesk)
 }
+
+_LOGGER = logging.getLogger(LOGGER_NAME)
 
 
 class WebhookEndpoint:
@@ -71,6 +82,8 @@ class WebhookEndpoint:
         self.accepts = accepts
         self.counted = metrics.for_source(source.name)
         self.log = DeliveryLog()
+        # The signed-content key outlives every body the replay window still admits.
+        self.content_ttl_s = max(defaults.DEDUPE_TTL_S, settings.jira_max_age_s + defaults.MAX_CLOCK_AHEAD_S)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, content, outcome, extra = await self.handle(scope, receive)
@@ -78,7 +91,7 @@ class WebhookEndpoint:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 503:
             headers.append((b"retry-after", _RETRY_AFTER))
-        elif status == 413:
+        elif status in (408, 413):
             # Tell the sender to stop uploading: the connection closes after this answer.
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -99,9 +112,10 @@ class WebhookEndpoint:
             body = await read_limited(headers, receive, self.settings.max_body_bytes)
             delivery = Delivery(headers, query_of(scope), body, datetime.now(UTC))
             self.source.verify(delivery, self.settings)
-            payload = _parse(body)
+            payload = parse_json(body)
             fields["delivery_id"] = delivery_id = self.source.delivery_key(payload, delivery)
             found = self.source.normalize(payload, self.settings)
+            self.source.admit(found, delivery, self.settings)
         except DeliveryRejected as rejected:
             self.counted.rejected(rejected.code)
             return (
@@ -110,6 +124,13 @@ class WebhookEndpoint:
                 "rejected",
                 _done(fields, started, rejected.code),
             )
+        except Exception as exc:
+            # A body the checks above missed: the same body would fail the same way again, so it is a
+            # permanent refusal (400), never a 500 that a sender retries; logged whole to be fixed.
+            _LOGGER.exception("delivery could not be read", extra={"source": self.source.name})
+            self.counted.rejected("unreadable")
+            reason = f"the body could not be read ({type(exc).__name__})"
+            return 400, {"error": reason}, "rejected", _done(fields, started, "unreadable")
 
         if self.source.is_own(found.actor, self.settings):
             return 202, {"ignored": "self"}, "ignored", _done(fields, started, "self")
@@ -119,7 +140,13 @@ class WebhookEndpoint:
         event = build_event(found, self.source.name, delivery_id, delivery.received_at)
         enqueue_started = time.perf_counter()
         try:
-            outcome = await self.queue().put(event, delivery_id, _raw_delivery(scope, headers, body, event))
+            outcome = await self.queue().put(
+                event,
+                delivery_id,
+                _raw_delivery(scope, headers, body, event),
+                self.source.content_key(delivery),
+                self.content_ttl_s,
+            )
         except (RedisError, OSError) as exc:
             unavailable = {"error": "queue unavailable, retry later"}
             return 503, unavailable, "unavailable", _done(fields, started, type(exc).__name__)
@@ -129,18 +156,6 @@ class WebhookEndpoint:
         if outcome.duplicate:
             return 200, answer, "duplicate", _done(fields, started)
         return 202, answer, "accepted", _done(fields, started)
-
-
-def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise DeliveryRejected(
-            400, f"body is not valid JSON: {exc.msg} at character {exc.pos}", "bad_json"
-        ) from None
-    if not isinstance(payload, dict):
-        raise DeliveryRejected(400, "body must be a JSON object", "unknown_shape")
-    return payload
 
 
 def _raw_delivery(scope: Scope, headers: dict[str, str], body: bytes, event: Mapping[str, Any]) -> bytes:

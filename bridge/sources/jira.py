@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Refs, Subject
 from bridge.settings import Settings
-from bridge.sources import Delivery, refs
+from bridge.sources import Delivery, fields, freshness, refs
+from bridge.sources.fields import FieldError
 from bridge.sources.signing import hub_signature, same
 
 SOURCE = "jira"
@@ -31,7 +32,9 @@ EVENT_TYPES = {
 }
 
 # The issue id inside a comment's self URL: .../rest/api/2/issue/10001/comment/10100
-_COMMENT_ISSUE_ID = re.compile(r"/issue/([^/]+)/comment/")
+# A site's host (and port) as it may appear in a dedupe key.
+_SITE = re.compile(r"[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
+_COMMENT_ISSUE_ID = re.compile(r"/issue/([1-9][0-9]{0,18})/comment/")
 
 
 def verify(delivery: Delivery, settings: Settings) -> None:
@@ -72,7 +75,7 @@ def delivery_key(payload: dict[str, Any], delivery: Delivery) -> str:
     site = _site(payload)
     identifier = delivery.headers.get("x-atlassian-webhook-identifier")
     if identifier:
-        return f"{site}:{identifier}"
+        return f"{site}:{fields.delivery_id(identifier)}"
     # Data Center sends no identifier (https://confluence.atlassian.com/adminjiraserver/managing-webhooks-938846912.html):
     # the same event at the same time is one delivery.
     entity = _entity(payload)
@@ -93,36 +96,71 @@ def normalize(payload: dict[str, Any], settings: Settings) -> Normalized:
             " subscribe to issue, comment and issue link events",
             "unknown_event",
         )
-    occurred_ms = _timestamp_ms(payload.get("timestamp"))
+    try:
+        return _normalize(payload, event_type, webhook_event, settings)
+    except FieldError as error:
+        raise DeliveryRejected(400, str(error), error.code) from None
+
+
+def _normalize(
+    payload: dict[str, Any], event_type: str, webhook_event: str, settings: Settings
+) -> Normalized:
+    if "timestamp" not in payload:
+        raise DeliveryRejected(400, "Jira webhook without a numeric timestamp", "unknown_shape")
+    occurred_ms = fields.epoch_ms(payload["timestamp"], "timestamp")
     kind = event_type.split(".", 1)[0]
     issue = _dict(payload.get("issue"))
     if kind == "issue":
         if not issue.get("id") or not issue.get("key"):
             raise DeliveryRejected(400, f"{webhook_event} without issue id and key", "unknown_shape")
-        subject: Subject = {"kind": "issue", "id": str(issue["id"]), "key": str(issue["key"])}
+        subject: Subject = {
+            "kind": "issue",
+            "id": fields.numeric_id(issue["id"], "issue.id"),
+            "key": fields.jira_key(issue["key"], "issue.key"),
+        }
         actor = _actor(payload.get("user"))
     elif kind == "comment":
         comment = _dict(payload.get("comment"))
         if not comment.get("id"):
             raise DeliveryRejected(400, f"{webhook_event} without comment id", "unknown_shape")
-        subject = {"kind": "comment", "id": str(comment["id"])}
+        subject = {"kind": "comment", "id": fields.numeric_id(comment["id"], "comment.id")}
         author = comment.get("updateAuthor") if event_type != "comment.created" else comment.get("author")
         actor = _actor(payload.get("user") or author or comment.get("author"))
     else:
         link = _dict(payload.get("issueLink"))
         if not link.get("id"):
             raise DeliveryRejected(400, f"{webhook_event} without issueLink id", "unknown_shape")
-        subject = {"kind": "issuelink", "id": str(link["id"])}
+        subject = {"kind": "issuelink", "id": fields.numeric_id(link["id"], "issueLink.id")}
         actor = _actor(payload.get("user"))
+    if issue:
+        # An issue beside a comment or link is checked too: its key and id end up in calls' paths.
+        fields.numeric_id(issue.get("id"), "issue.id")
+        fields.jira_key(issue.get("key"), "issue.key")
+    dropped: list[refs.Dropped] = []
+    data = _data(payload, issue)
+    event_refs = _refs(issue, settings, dropped)
+    if dropped:
+        data["dropped_refs"] = dropped
     return Normalized(
         type=event_type,
         subject=subject,
         actor=actor,
         occurred_at=datetime.fromtimestamp(occurred_ms / 1000, UTC),
         sequence=occurred_ms,
-        refs=_refs(issue, settings),
-        data=_data(payload, issue, settings),
+        refs=event_refs,
+        data=data,
     )
+
+
+def admit(found: Normalized, delivery: Delivery, settings: Settings) -> None:
+    """Refuse a body dated ahead of now or older than the replay window (BRIDGE_JIRA_MAX_AGE_S)."""
+    freshness.check_not_ahead(found, delivery.received_at)
+    freshness.check_not_older(found, delivery.received_at, settings.jira_max_age_s, "the body's timestamp")
+
+
+def content_key(delivery: Delivery) -> str:
+    """Identify what the signature covers (the body): the same body is the same delivery."""
+    return freshness.content_key(delivery.body)
 
 
 def is_own(actor: Actor, settings: Settings) -> bool:
@@ -131,31 +169,30 @@ def is_own(actor: Actor, settings: Settings) -> bool:
     return own is not None and actor["id"] == own
 
 
-def _timestamp_ms(value: Any) -> int:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise DeliveryRejected(400, "Jira webhook without a numeric timestamp", "unknown_shape")
-
-
 def _actor(user: Any) -> Actor:
     user = _dict(user)
     # Cloud identifies users by accountId; Data Center by key (and name).
-    account = user.get("accountId") or user.get("key") or user.get("name")
-    name = user.get("displayName") or user.get("name")
-    return {"id": str(account) if account else None, "name": str(name) if name else None}
+    account = (
+        fields.name(user.get("accountId")) or fields.name(user.get("key")) or fields.name(user.get("name"))
+    )
+    return {"id": account, "name": fields.text(user.get("displayName")) or fields.text(user.get("name"))}
 
 
-def _refs(issue: dict[str, Any], settings: Settings) -> Refs:
-    fields = _dict(issue.get("fields"))
-    keys = [str(issue["key"])] if issue.get("key") else []
-    tickets = refs.ids(fields.get(settings.jira_zendesk_field)) if settings.jira_zendesk_field else []
-    records = refs.ids(fields.get(settings.jira_salesforce_field)) if settings.jira_salesforce_field else []
-    return {"jira_issue_keys": keys, "zendesk_ticket_ids": tickets, "salesforce_ids": records}
+def _refs(issue: dict[str, Any], settings: Settings, dropped: list[refs.Dropped]) -> Refs:
+    issue_fields = _dict(issue.get("fields"))
+    keys = [issue["key"]] if issue.get("key") else []
+    tickets = refs.ids(issue_fields.get(settings.jira_zendesk_field)) if settings.jira_zendesk_field else []
+    records = (
+        refs.ids(issue_fields.get(settings.jira_salesforce_field)) if settings.jira_salesforce_field else []
+    )
+    return {
+        "jira_issue_keys": keys,
+        "zendesk_ticket_ids": refs.checked("zendesk_ticket_ids", tickets, dropped),
+        "salesforce_ids": refs.checked("salesforce_ids", records, dropped),
+    }
 
 
-def _data(payload: dict[str, Any], issue: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def _data(payload: dict[str, Any], issue: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {"site": _site(payload), "webhook_event": payload.get("webhookEvent")}
     if issue:
         data["issue"] = _issue_summary(issue)
@@ -163,39 +200,50 @@ def _data(payload: dict[str, Any], issue: dict[str, Any], settings: Settings) ->
     if comment:
         issue_id = issue.get("id") or _comment_issue_id(comment)
         data["comment"] = {
-            "id": str(comment.get("id")),
+            "id": fields.name(comment.get("id")),
             "issue_id": str(issue_id) if issue_id else None,
-            "body": comment.get("body"),
+            "body": fields.text(comment.get("body"), fields.MAX_TEXT),
         }
     link = _dict(payload.get("issueLink"))
     if link:
         link_type = _dict(link.get("issueLinkType"))
         data["issuelink"] = {
-            "id": str(link.get("id")),
-            "source_issue_id": str(link.get("sourceIssueId")),
-            "destination_issue_id": str(link.get("destinationIssueId")),
-            "type": link_type.get("name"),
+            "id": fields.name(link.get("id")),
+            "source_issue_id": _optional_id(link.get("sourceIssueId"), "issueLink.sourceIssueId"),
+            "destination_issue_id": _optional_id(
+                link.get("destinationIssueId"), "issueLink.destinationIssueId"
+            ),
+            "type": fields.text(link_type.get("name")),
         }
     changelog = _dict(payload.get("changelog"))
-    if changelog.get("items"):
-        data["changed_fields"] = [
-            item.get("fieldId") or item.get("field") for item in changelog["items"] if isinstance(item, dict)
-        ]
+    items = changelog.get("items")
+    if isinstance(items, list) and items:
+        data["changed_fields"] = fields.texts(
+            [_field_name(item) for item in items[: fields.MAX_ITEMS] if isinstance(item, dict)]
+        )
     return data
 
 
+def _field_name(item: dict[str, Any]) -> Any:
+    return item.get("fieldId") or item.get("field")
+
+
+def _optional_id(value: Any, what: str) -> str | None:
+    return None if value is None else fields.numeric_id(value, what)
+
+
 def _issue_summary(issue: dict[str, Any]) -> dict[str, Any]:
-    fields = _dict(issue.get("fields"))
-    status = _dict(fields.get("status"))
+    issue_fields = _dict(issue.get("fields"))
+    status = _dict(issue_fields.get("status"))
     return {
-        "id": str(issue.get("id")),
-        "key": issue.get("key"),
-        "summary": fields.get("summary"),
-        "status": status.get("name"),
-        "status_category": _dict(status.get("statusCategory")).get("key"),
-        "issuetype": _dict(fields.get("issuetype")).get("name"),
-        "project": _dict(fields.get("project")).get("key"),
-        "labels": [str(label) for label in fields.get("labels") or [] if isinstance(label, str)],
+        "id": issue["id"] if isinstance(issue["id"], str) else str(issue["id"]),
+        "key": issue["key"],
+        "summary": fields.text(issue_fields.get("summary"), fields.MAX_TEXT),
+        "status": fields.text(status.get("name")),
+        "status_category": fields.text(_dict(status.get("statusCategory")).get("key")),
+        "issuetype": fields.text(_dict(issue_fields.get("issuetype")).get("name")),
+        "project": fields.text(_dict(issue_fields.get("project")).get("key")),
+        "labels": fields.texts(issue_fields.get("labels")),
     }
 
 
@@ -212,14 +260,18 @@ def _site(payload: dict[str, Any]) -> str:
     for name in ("issue", "comment"):
         self_url = _dict(payload.get(name)).get("self")
         if isinstance(self_url, str):
-            host = urlsplit(self_url).netloc
-            if host:
+            try:
+                host = urlsplit(self_url).netloc
+            except ValueError:  # "http://[no-ipv6" and the like
+                continue
+            if host and _SITE.fullmatch(host):
                 return host.lower()
     return "unknown-site"
 
 
 def _comment_issue_id(comment: dict[str, Any]) -> str | None:
-    match = _COMMENT_ISSUE_ID.search(str(comment.get("self", "")))
+    self_url = comment.get("self")
+    match = _COMMENT_ISSUE_ID.search(self_url) if isinstance(self_url, str) else None
     return match.group(1) if match else None
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Refs
 from bridge.settings import Settings
-from bridge.sources import Delivery, refs
+from bridge.sources import Delivery, fields, freshness, refs
+from bridge.sources.fields import FieldError
 from bridge.sources.signing import same, zendesk_signature
 
 SOURCE = "zendesk"
@@ -25,7 +26,7 @@ _TYPE_PREFIX = "zen:event-type:"
 _DELETED_EVENTS = {"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.deleted"}
 _SOLVED_STATUSES = {"solved", "closed"}
 _TRIGGER_EVENTS = {"ticket.created", "ticket.updated", "ticket.solved", "ticket.deleted"}
-_SUBJECT = re.compile(r"^zen:ticket:(\d+)$")
+_SUBJECT = re.compile(r"zen:ticket:([0-9]{1,19})")
 
 
 def verify(delivery: Delivery, settings: Settings, now: datetime | None = None) -> None:
@@ -62,21 +63,35 @@ def delivery_key(payload: dict[str, Any], delivery: Delivery) -> str:
     """Identify a delivery: X-Zendesk-Webhook-Invocation-Id, else the event's own ``id``, else a hash."""
     invocation = delivery.headers.get("x-zendesk-webhook-invocation-id")
     if invocation:
-        return f"invocation:{invocation}"
+        return f"invocation:{fields.delivery_id(invocation)}"
     event_id = payload.get("id")
     if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id):
-        return f"event:{event_id}"
+        return f"event:{fields.delivery_id(str(event_id))}"
     webhook = delivery.headers.get("x-zendesk-webhook-id", "")
     return "sha256:" + hashlib.sha256(webhook.encode() + b"|" + delivery.body).hexdigest()[:32]
 
 
 def normalize(payload: dict[str, Any], settings: Settings) -> Normalized:
     """Turn either Zendesk body shape into a normalized event; refuse bodies that are neither."""
-    if isinstance(payload.get("type"), str):
-        return _normalize_subscription(payload, settings)
-    if isinstance(payload.get("ticket"), dict):
-        return _normalize_trigger(payload, settings)
+    try:
+        if isinstance(payload.get("type"), str):
+            return _normalize_subscription(payload, settings)
+        if isinstance(payload.get("ticket"), dict):
+            return _normalize_trigger(payload, settings)
+    except FieldError as error:
+        raise DeliveryRejected(400, str(error), error.code) from None
     raise DeliveryRejected(400, "not a Zendesk ticket webhook: neither `type` nor `ticket`", "unknown_shape")
+
+
+def admit(found: Normalized, delivery: Delivery, settings: Settings) -> None:
+    """Refuse a ticket time ahead of now (the signature timestamp's age is checked by ``verify``)."""
+    freshness.check_not_ahead(found, delivery.received_at)
+
+
+def content_key(delivery: Delivery) -> str:
+    """Identify what the signature covers: its timestamp and the body."""
+    timestamp = delivery.headers.get("x-zendesk-webhook-signature-timestamp", "")
+    return freshness.content_key(timestamp.encode("latin-1"), delivery.body)
 
 
 def is_own(actor: Actor, settings: Settings) -> bool:
@@ -87,16 +102,17 @@ def is_own(actor: Actor, settings: Settings) -> bool:
 
 def parse_time(text: Any) -> datetime | None:
     """Parse Zendesk's ISO 8601 times (with or without seconds, ``Z``, nanoseconds) as UTC."""
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not text or len(text) > 64:
         return None
     cleaned = text.strip().replace(" ", "T", 1)
     # Python parses at most microseconds: cut nanosecond fractions Zendesk sends in `time`.
     cleaned = re.sub(r"(\.\d{6})\d+", r"\1", cleaned)
     try:
         moment = datetime.fromisoformat(cleaned)
-    except ValueError:
+        # 9999-12-31T23:59:59-01:00 is a valid text whose UTC time does not exist.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _normalize_subscription(payload: dict[str, Any], settings: Settings) -> Normalized:
@@ -108,12 +124,14 @@ def _normalize_subscription(payload: dict[str, Any], settings: Settings) -> Norm
     name = full_type[len(_TYPE_PREFIX) :]
     detail = _dict(payload.get("detail"))
     change = _dict(payload.get("event"))
-    match = _SUBJECT.match(str(payload.get("subject", "")))
-    ticket_id = str(detail.get("id") or (match.group(1) if match else ""))
-    if not ticket_id.isdigit():
+    subject = payload.get("subject")
+    match = _SUBJECT.fullmatch(subject) if isinstance(subject, str) else None
+    given_id = detail.get("id") or (match.group(1) if match else None)
+    if given_id is None:
         raise DeliveryRejected(400, f"{name} without a ticket id", "unknown_shape")
-    status = str(detail.get("status") or "").lower()
-    current = str(change.get("current") or "").lower()
+    ticket_id = fields.numeric_id(given_id, "detail.id")
+    status = _status(detail.get("status"))
+    current = _status(change.get("current"))
     if name in _DELETED_EVENTS or (name == "ticket.status_changed" and current == "deleted"):
         event_type = "ticket.deleted"
     elif name == "ticket.created":
@@ -125,64 +143,91 @@ def _normalize_subscription(payload: dict[str, Any], settings: Settings) -> Norm
     occurred = parse_time(payload.get("time")) or parse_time(detail.get("updated_at"))
     if occurred is None:
         raise DeliveryRejected(400, f"{name} without a time", "unknown_shape")
-    updated = parse_time(detail.get("updated_at")) or occurred
-    actor_id = detail.get("actor_id") or change.get("actor_id")
-    keys = _subscription_keys(detail, change, settings)
+    fields.in_range(occurred, "time")
+    updated = fields.in_range(parse_time(detail.get("updated_at")) or occurred, "detail.updated_at")
+    actor_id = fields.name(detail.get("actor_id")) or fields.name(change.get("actor_id"))
+    dropped: list[refs.Dropped] = []
+    keys = _subscription_keys(detail, change, settings, dropped)
     return Normalized(
         type=event_type,
         subject={"kind": "ticket", "id": ticket_id},
-        actor={"id": str(actor_id) if actor_id else None, "name": None},
+        actor={"id": actor_id, "name": None},
         occurred_at=occurred,
         sequence=_ms(updated),
         refs=_refs(ticket_id, keys or []),
-        data={
-            "status": current if name == "ticket.status_changed" and current else status,
-            "subject": detail.get("subject"),
-            "priority": str(detail.get("priority") or "").lower() or None,
-            "url": _ticket_url(settings, ticket_id, None),
-            "event": name,
-            "jira_keys_known": keys is not None,
-            "account_id": payload.get("account_id"),
-        },
+        data=_with_dropped(
+            {
+                "status": current if name == "ticket.status_changed" and current else status,
+                "subject": fields.text(detail.get("subject"), fields.MAX_TEXT),
+                "priority": _status(detail.get("priority")) or None,
+                "url": _ticket_url(settings, ticket_id, None),
+                "event": name,
+                "jira_keys_known": keys is not None,
+                "account_id": fields.integer(payload.get("account_id")),
+            },
+            dropped,
+        ),
     )
 
 
 def _normalize_trigger(payload: dict[str, Any], settings: Settings) -> Normalized:
     ticket = payload["ticket"]
-    ticket_id = str(ticket.get("id") or "").strip()
-    if not ticket_id.isdigit():
+    if not ticket.get("id"):
         raise DeliveryRejected(400, "trigger body without a numeric ticket.id", "unknown_shape")
-    event_name = str(payload.get("event") or "ticket.updated")
-    if event_name not in _TRIGGER_EVENTS:
-        raise DeliveryRejected(400, f"unsupported trigger event {event_name[:64]!r}", "unknown_event")
-    status = str(ticket.get("status") or "").strip().lower()
+    ticket_id = fields.numeric_id(ticket["id"], "ticket.id")
+    event_name = payload.get("event") or "ticket.updated"
+    if not isinstance(event_name, str) or event_name not in _TRIGGER_EVENTS:
+        raise DeliveryRejected(400, f"unsupported trigger event {str(event_name)[:64]!r}", "unknown_event")
+    status = _status(ticket.get("status"))
     if event_name == "ticket.updated" and status in _SOLVED_STATUSES:
         event_name = "ticket.solved"
     updated = parse_time(ticket.get("updated_at"))
     if updated is None:
         raise DeliveryRejected(400, "trigger body without a parseable ticket.updated_at", "unknown_shape")
-    actor_id = payload.get("actor_id") or ticket.get("updated_by_id")
+    fields.in_range(updated, "ticket.updated_at")
+    actor_id = fields.name(payload.get("actor_id")) or fields.name(ticket.get("updated_by_id"))
+    dropped: list[refs.Dropped] = []
+    keys = refs.checked("jira_issue_keys", refs.jira_keys(ticket.get("jira_issue_keys")), dropped)
     return Normalized(
         type=event_name,
         subject={"kind": "ticket", "id": ticket_id},
-        actor={"id": str(actor_id) if actor_id else None, "name": None},
+        actor={"id": actor_id, "name": None},
         occurred_at=updated,
         sequence=_ms(updated),
-        refs=_refs(ticket_id, refs.jira_keys(ticket.get("jira_issue_keys"))),
-        data={
-            "status": status,
-            "subject": ticket.get("subject"),
-            "priority": str(ticket.get("priority") or "").strip().lower() or None,
-            "url": _ticket_url(settings, ticket_id, ticket.get("url")),
-            "event": event_name,
-            # The trigger body always carries the field: empty means the keys were cleared.
-            "jira_keys_known": True,
-        },
+        refs=_refs(ticket_id, keys),
+        data=_with_dropped(
+            {
+                "status": status,
+                "subject": fields.text(ticket.get("subject"), fields.MAX_TEXT),
+                "priority": _status(ticket.get("priority")) or None,
+                "url": _ticket_url(settings, ticket_id, ticket.get("url")),
+                "event": event_name,
+                # The trigger body always carries the field: empty means the keys were cleared.
+                "jira_keys_known": True,
+            },
+            dropped,
+        ),
     )
 
 
+def _status(value: Any) -> str:
+    """A status or priority as rules compare it: lower case, "" when the body has none.
+
+    Zendesk renders the display name (``Open``) in triggers and upper case (``OPEN``) in event
+    subscriptions; custom statuses keep their own names. Anything but a text is no status.
+    """
+    found = fields.text(value.strip() if isinstance(value, str) else None)
+    return found.lower() if found else ""
+
+
+def _with_dropped(data: dict[str, Any], dropped: list[refs.Dropped]) -> dict[str, Any]:
+    if dropped:
+        data["dropped_refs"] = dropped
+    return data
+
+
 def _subscription_keys(
-    detail: dict[str, Any], change: dict[str, Any], settings: Settings
+    detail: dict[str, Any], change: dict[str, Any], settings: Settings, dropped: list[refs.Dropped]
 ) -> list[str] | None:
     """Jira keys from the configured ticket field, in the snapshot or in a custom-field change.
 
@@ -192,12 +237,13 @@ def _subscription_keys(
     field_id = settings.zendesk_jira_field_id
     if field_id is None:
         return None
-    for custom in detail.get("custom_fields") or []:
-        if isinstance(custom, dict) and str(custom.get("id")) == field_id:
-            return refs.jira_keys(custom.get("value"))
+    custom_fields = detail.get("custom_fields")
+    for custom in custom_fields if isinstance(custom_fields, list) else []:
+        if isinstance(custom, dict) and fields.name(custom.get("id")) == field_id:
+            return refs.checked("jira_issue_keys", refs.jira_keys(custom.get("value")), dropped)
     changed_field = _dict(change.get("field") or change.get("custom_field"))
-    if str(changed_field.get("id", change.get("field_id", ""))) == field_id:
-        return refs.jira_keys(change.get("current"))
+    if fields.name(changed_field.get("id", change.get("field_id"))) == field_id:
+        return refs.checked("jira_issue_keys", refs.jira_keys(change.get("current")), dropped)
     return None
 
 
@@ -209,7 +255,9 @@ def _ticket_url(settings: Settings, ticket_id: str, given: Any) -> str | None:
     if isinstance(given, str) and given.strip():
         url = given.strip()
         # {{ticket.link}} renders without a scheme ("example.zendesk.com/agent/tickets/1").
-        return url if url.startswith(("http://", "https://")) else f"https://{url}"
+        found = fields.http_url(url if url.startswith(("http://", "https://")) else f"https://{url}")
+        if found is not None:
+            return found
     if settings.zendesk_base_url:
         return f"{settings.zendesk_base_url}/agent/tickets/{ticket_id}"
     return None

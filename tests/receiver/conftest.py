@@ -15,6 +15,7 @@ from bridge import job_queues, samples
 from bridge.receiver.app import create_app
 from bridge.serving import ServerThread
 from bridge.settings import Settings
+from bridge.sources.signing import hub_signature, zendesk_signature
 from tests.values import JIRA_SECRET, ZENDESK_SECRET
 
 ServeApp = Callable[[Settings], ServerThread]
@@ -71,3 +72,21 @@ def signed_zendesk(
 def send(client: httpx.Client, delivery: samples.SignedDelivery) -> httpx.Response:
     """Post a signed delivery."""
     return client.post(delivery.path, content=delivery.body, headers=delivery.headers)
+
+
+def jira_body(body: bytes, identifier: str | None = None) -> samples.SignedDelivery:
+    """Raw body bytes signed as Jira signs them (for bodies ``orjson`` would not encode)."""
+    headers = signed_jira(identifier=identifier).headers
+    return samples.SignedDelivery(
+        "/webhooks/jira", {**headers, "X-Hub-Signature": hub_signature(JIRA_SECRET, body)}, body
+    )
+
+
+def zendesk_body(body: bytes, invocation: str | None = None) -> samples.SignedDelivery:
+    """Raw body bytes signed as Zendesk signs them."""
+    headers = signed_zendesk(invocation=invocation).headers
+    timestamp = headers["X-Zendesk-Webhook-Signature-Timestamp"]
+    signature = zendesk_signature(ZENDESK_SECRET, timestamp, body)
+    return samples.SignedDelivery(
+        "/webhooks/zendesk", {**headers, "X-Zendesk-Webhook-Signature": signature}, body
+    )

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 
 from bridge import samples
-from bridge.rules import Linked, RuleSet, load_rules
+from bridge.rules.loader import load_rules
+from bridge.rules.model import Linked
+from bridge.rules.ruleset import RuleSet
 from tests.rules.events import CONNECT_SETTINGS, ticket, zendesk_event
 
 

@@ -176,7 +176,11 @@ def test_events_caused_by_the_bridges_own_accounts_are_recognized() -> None:
     [
         (jira, {"timestamp": 1, "webhookEvent": "jira:worklog_updated"}, "unsupported Jira event"),
         (jira, {"webhookEvent": "jira:issue_updated", "issue": {"id": "1", "key": "A-1"}}, "timestamp"),
-        (jira, {"timestamp": 1, "webhookEvent": "jira:issue_updated", "issue": {}}, "without issue id"),
+        (
+            jira,
+            {"timestamp": 1606480436302, "webhookEvent": "jira:issue_updated", "issue": {}},
+            "without issue id",
+        ),
         (jira, {"issue": {}}, "no webhookEvent"),
         (
             zendesk,
