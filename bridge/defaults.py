@@ -36,6 +36,12 @@ WEB_GRACEFUL_SHUTDOWN_S = 20
 MAX_CLOCK_AHEAD_S = 900
 """How far ahead of the receiver's clock an event's own time may be (senders' clocks are NTP-synced)."""
 
+MAX_HEADER_BYTES = 64 * 1024
+"""Largest request line and headers accepted; more is answered 431 and the connection closed."""
+
+OVERLOADED_RETRY_AFTER_S = 5
+"""``Retry-After`` of the 503 sent to a connection over BRIDGE_MAX_CONNECTIONS (Zendesk retries under 60)."""
+
 # Records and stores
 
 RECEIVED_LOG_MAX = 10_000
@@ -100,6 +106,18 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 DEFAULT_SIGNATURE_TOLERANCE_S = 300
 """Default of BRIDGE_SIGNATURE_TOLERANCE_S: how far a Zendesk signature timestamp may be from now."""
+
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+"""Default of BRIDGE_HEADER_TIMEOUT_S: time a connection has to send a request's headers (from connecting,
+or from the first byte of a request on a kept-alive connection); then 408 and close."""
+
+DEFAULT_BODY_TIMEOUT_S = 10.0
+"""Default of BRIDGE_BODY_TIMEOUT_S: time a request has to send its body after its headers (senders post
+at most a few MiB within their own 10-20 s timeouts); then 408 and close."""
+
+DEFAULT_MAX_CONNECTIONS = 1000
+"""Default of BRIDGE_MAX_CONNECTIONS: open connections per web process (lowered to what the process's file
+descriptor limit allows); one more is answered 503 with ``Retry-After`` and closed at once."""
 
 DEFAULT_JIRA_MAX_AGE_S = 3 * 3600
 """Default of BRIDGE_JIRA_MAX_AGE_S, the replay window: Jira delivers up to ~30 min late and retries up to

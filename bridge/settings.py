@@ -188,6 +188,15 @@ class Settings(BaseSettings):
     jira_max_age_s: Annotated[int, _whole(minimum=60)] = _env(
         "BRIDGE_JIRA_MAX_AGE_S", defaults.DEFAULT_JIRA_MAX_AGE_S
     )
+    header_timeout_s: Annotated[float, _number(minimum=0.1)] = _env(
+        "BRIDGE_HEADER_TIMEOUT_S", defaults.DEFAULT_HEADER_TIMEOUT_S
+    )
+    body_timeout_s: Annotated[float, _number(minimum=0.1)] = _env(
+        "BRIDGE_BODY_TIMEOUT_S", defaults.DEFAULT_BODY_TIMEOUT_S
+    )
+    max_connections: Annotated[int, _whole(minimum=1)] = _env(
+        "BRIDGE_MAX_CONNECTIONS", defaults.DEFAULT_MAX_CONNECTIONS
+    )
 
     jira_base_url: HttpUrl = _env("JIRA_BASE_URL")
     jira_email: Text = _env("JIRA_EMAIL")

@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         server_header=False,
+        # Header and body deadlines, a header size limit and a connection cap (bridge/receiver/protocol.py).
+        http="bridge.receiver.protocol:DeadlineProtocol",
+        ws="none",
         timeout_graceful_shutdown=defaults.WEB_GRACEFUL_SHUTDOWN_S,
     )
     return 0

@@ -13,6 +13,7 @@ from rq.serializers import JSONSerializer
 
 from bridge import job_queues, samples
 from bridge.receiver.app import create_app
+from bridge.receiver.protocol import DeadlineProtocol
 from bridge.serving import ServerThread
 from bridge.settings import Settings
 from bridge.sources.signing import hub_signature, zendesk_signature
@@ -27,7 +28,8 @@ def serve_app() -> Iterator[ServeApp]:
     servers: list[ServerThread] = []
 
     def serve(settings: Settings) -> ServerThread:
-        server = ServerThread(create_app(settings)).start()
+        # Served as `bridge web` serves: with the deadlines of bridge/receiver/protocol.py.
+        server = ServerThread(create_app(settings), http=DeadlineProtocol.with_settings(settings)).start()
         servers.append(server)
         return server
 
