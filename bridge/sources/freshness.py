@@ -40,7 +40,7 @@ def check_not_older(found: Normalized, now: datetime, max_age_s: int, what: str)
         raise DeliveryRejected(
             400,
             f"{what} is {int(age_s)} s old, older than the replay window of {max_age_s} s"
-            " (BRIDGE_JIRA_MAX_AGE_S); use `bridge resync` to catch up on older changes",
+            " (BRIDGE_JIRA_MAX_AGE_S); `bridge reconcile` repairs what older changes left undone",
             "too_old",
         )
 
