@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge import samples
 from tests.e2e.conftest import SALESFORCE_FIELD, ZENDESK_FIELD, Bridge
+
+
+def _minutes_ahead(minutes: int) -> str:
+    """A ticket time later than the samples' (stamped now), within the receiver's clock tolerance."""
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _links(e2e: Bridge, issue: str) -> list[dict[str, Any]]:
@@ -57,7 +63,7 @@ def test_rule_2_key_no_longer_referenced_and_deleted_ticket_remove_links(e2e: Br
     first = samples.zendesk_trigger("6103", "E2E-4 E2E-5")
     e2e.wait_event(e2e.zendesk(first).json()["event_id"])
     later = samples.zendesk_trigger("6103", "E2E-4")
-    later["ticket"]["updated_at"] = "2099-01-01T00:00:00Z"
+    later["ticket"]["updated_at"] = _minutes_ahead(1)
     e2e.wait_event(e2e.zendesk(later).json()["event_id"])
 
     assert _links(e2e, "E2E-5") == []
@@ -68,14 +74,14 @@ def test_rule_2_key_no_longer_referenced_and_deleted_ticket_remove_links(e2e: Br
         "type": "zen:event-type:ticket.deleted",
         "account_id": 1,
         "id": "e2e-deleted-6103",
-        "time": "2099-01-02T00:00:00Z",
+        "time": _minutes_ahead(2),
         "zendesk_event_version": "2022-11-06",
         "subject": "zen:ticket:6103",
         "detail": {
             "id": "6103",
             "subject": "Printer on fire",
             "status": "DELETED",
-            "updated_at": "2099-01-02T00:00:00Z",
+            "updated_at": _minutes_ahead(2),
         },
         "event": {},
     }
@@ -110,7 +116,7 @@ def test_rules_2_and_4_do_not_undo_each_other(e2e: Bridge) -> None:
     # The issue links ticket 6106 from the Jira side (rule 4); the ticket's own field holds another key.
     e2e.wait_event(e2e.jira(samples.jira_issue("E2E-9", "6106")).json()["event_id"])
     ticket = samples.zendesk_trigger("6106", "E2E-10")
-    ticket["ticket"]["updated_at"] = "2099-01-01T00:00:00Z"
+    ticket["ticket"]["updated_at"] = _minutes_ahead(1)
     e2e.wait_event(e2e.zendesk(ticket).json()["event_id"])
 
     # The ticket never held E2E-9, so it did not drop it: the Jira-side link stays.
@@ -119,7 +125,7 @@ def test_rules_2_and_4_do_not_undo_each_other(e2e: Bridge) -> None:
 
     # Dropping a key the ticket did hold unlinks that key only.
     dropped = samples.zendesk_trigger("6106", "")
-    dropped["ticket"]["updated_at"] = "2099-01-02T00:00:00Z"
+    dropped["ticket"]["updated_at"] = _minutes_ahead(2)
     e2e.wait_event(e2e.zendesk(dropped).json()["event_id"])
     assert [link["issue_key"] for link in _zendesk_links(e2e, "6106")] == ["E2E-9"]
     assert _links(e2e, "E2E-10") == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rq.serializers import JSONSerializer
 
 from bridge import keys, samples
 from tests.e2e.conftest import Bridge, wait_until
+from tests.values import ZENDESK_SECRET
 
 
 def _upserts(e2e: Bridge, issue: str, ok_only: bool = True) -> list[dict[str, Any]]:
@@ -43,7 +45,11 @@ def test_the_same_delivery_twice_has_one_effect(e2e: Bridge) -> None:
 
 def test_the_same_content_in_two_deliveries_has_one_effect(e2e: Bridge) -> None:
     payload = samples.zendesk_trigger("6202", "G-2")
-    first = e2e.zendesk(payload, invocation="inv-6202-a").json()["event_id"]
+    # Signed at two moments, so two deliveries (the same signed content would be one: test_replay.py).
+    signed_before = datetime.now(UTC) - timedelta(seconds=2)
+    first = e2e.post(samples.sign_zendesk(payload, ZENDESK_SECRET, "inv-6202-a", signed_before)).json()[
+        "event_id"
+    ]
     second = e2e.zendesk(payload, invocation="inv-6202-b").json()["event_id"]
     assert first != second
 
