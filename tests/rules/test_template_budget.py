@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
-from bridge.rules import RulesError
+from bridge.errors import RulesError
 from bridge.rules.budget import MAX_BUILT, MAX_OUTPUT
 from tests.rules.events import CONNECT_SETTINGS, ticket
 from tests.rules.test_sandbox import one_rule, plan_error
