@@ -53,8 +53,18 @@ MINUTE_TTL_S = 2 * 3600
 SEARCH_LIMIT = 50
 """Events a search returns at most."""
 
-ISSUE_ID_TTL_S = 24 * 3600
-"""Issue ids never change, but a key can move to another issue; a day bounds how long a move goes unseen."""
+ISSUE_ID_TTL_S = 30 * 24 * 3600
+"""How long an issue's id is remembered by key (and its current key by id). Ids never change and Jira never
+gives a key to another issue (a moved issue's old key still finds it), so this only bounds memory."""
+
+BEGUN_TTL_S = 24 * 3600
+"""How long a started call is remembered as started (a retry of it looks before it creates)."""
+
+PLAN_ATTEMPTS = 50
+"""Times a plan is made again because another worker changed what it read meanwhile (optimistic locking)."""
+
+UNKNOWN_ISSUE_TTL_S = 60
+"""How long a Jira key that names no issue is remembered as such (an issue may be created under it)."""
 
 RATE_WINDOW_TTL_S = 5
 """How long a one-second rate-limit window's count is kept (a few seconds past its second)."""
@@ -130,8 +140,8 @@ DEFAULT_RECORD_RETENTION_S = 14 * 24 * 3600
 DEFAULT_IDEMPOTENCY_TTL_S = 30 * 24 * 3600
 """Default of BRIDGE_IDEMPOTENCY_TTL_S: how long a completed call's key keeps it from being made again."""
 
-DEFAULT_WORKER_GRACE_S = 60
-"""Default of BRIDGE_WORKER_GRACE_S: seconds past a job's timeout before a silent worker's job is abandoned."""
-
-DEFAULT_WORKER_MAINTENANCE_S = 60
-"""Default of BRIDGE_WORKER_MAINTENANCE_S: how often a worker cleans RQ's registries (RQ's is 10 min)."""
+DEFAULT_WORKER_LEASE_S = 8
+"""Default of BRIDGE_WORKER_LEASE_S: how long a worker's job, and its claims on targets, stay its own without
+a sign of life. A worker renews them every quarter of it (a thread of its own, while the job runs), so a
+worker killed outright (SIGKILL, the OOM killer, a lost node) gives its work up within this and another
+worker takes it over at the next cleanup, a quarter later: about 10 s in all at the default."""

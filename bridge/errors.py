@@ -11,7 +11,8 @@ BridgeError
 │   │   ├── UpstreamUnavailable  503: the upstream is unavailable for now (honour its Retry-After)
 │   │   └── UpstreamUnreachable  no answer at all: timeout, refused or dropped connection (status None)
 │   └── PermanentUpstreamError   any other answer (4xx, or a 2xx whose body is not the documented shape)
-│       └── UpstreamNotFound     404: what the call names is not there (a delete counts it as done)
+│       ├── UpstreamNotFound     404: what the call names is not there (a delete counts it as done)
+│       └── UpstreamInvalid      422: the record is refused as it stands (e.g. a link that exists already)
 ├── RequestRefused               a client refused to send a request the upstream is documented to reject
 ├── NotConfigured                an action or command needs an upstream whose variables are not set
 ├── RetryLater                   a call could not be made now; the job tries again after ``delay_s``
@@ -131,6 +132,10 @@ class PermanentUpstreamError(UpstreamError):
 
 class UpstreamNotFound(PermanentUpstreamError):
     """404: the record the call names does not exist (any more)."""
+
+
+class UpstreamInvalid(PermanentUpstreamError):
+    """422: the upstream refuses the record as it stands (Zendesk: a link that exists already)."""
 
 
 class RequestRefused(BridgeError):

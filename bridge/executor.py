@@ -2,14 +2,16 @@
 
 For each call, in this order:
 1. **Done before?** A completed call's idempotency key is recorded and never made again: a retried job,
-   a duplicate event or a job re-run after a crash re-makes only unfinished calls.
-2. **Claim** the call's target (SET NX with a TTL): calls writing one target run one at a time, and a
-   dead worker's claim expires. A busy target reschedules the job; it never blocks.
-3. **Stale?** The last applied sequence per target and subject: an older one is skipped. With the claim,
-   a target's calls take effect in sequence order.
+   a re-run plan or a job re-run after a crash re-makes only unfinished calls.
+2. **Claim** the call's target (SET NX with a short TTL that the worker renews while it lives): calls
+   writing one target (a Jira issue, a ticket) run one at a time, and a dead worker's claim lapses within
+   ``BRIDGE_WORKER_LEASE_S``. A busy target reschedules the job; it never blocks.
+3. **Superseded?** The plan version last applied to the record the call writes (a remote link, a Zendesk
+   link…): a call of an older plan is skipped, so a late retry never undoes a newer plan's effect.
 4. **Rate limit** of the destination, shared by every worker (``stores/ratelimit.py``).
-5. **Call** (the action's function in its upstream's ``actions.py``), then record the key and the
-   sequence, and release the claim, in one step.
+5. **Call** (the action's function in its upstream's ``actions.py``, told whether an earlier attempt of
+   this very call began, so that it looks before it creates), then record the key and move the record's
+   version forward, and release the claim, in one step.
 Steps 1-3 are one Lua script and so is the end of the claim (``stores/idempotency.py``): two Redis round
 trips per call besides the operators' record of it (``stores/history.py``).
 Retryable failures raise ``RetryLater`` (with the upstream's ``Retry-After`` or a jittered exponential
@@ -20,8 +22,11 @@ RQ jobs (``workers/jobs.py``) decide what to do with them.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import orjson
 from redis import Redis
@@ -41,7 +46,29 @@ from bridge.rules.model import PlannedAction
 from bridge.settings import Settings
 from bridge.stores import history, ratelimit
 from bridge.stores.idempotency import CallMarks, Claim
-from bridge.upstreams import Clients, actions
+from bridge.upstreams import Call, Clients, actions
+
+
+@dataclass
+class HeldClaims:
+    """The claims a worker process holds right now, which its keeper thread renews (thread-safe)."""
+
+    _by_id: dict[int, Claim] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def holding(self, claim: Claim) -> Iterator[None]:
+        with self._lock:
+            self._by_id[id(claim)] = claim
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._by_id.pop(id(claim), None)
+
+    def snapshot(self) -> list[Claim]:
+        with self._lock:
+            return list(self._by_id.values())
 
 
 @dataclass
@@ -51,6 +78,7 @@ class Executor:
     conn: Redis
     clients: Clients
     settings: Settings
+    held: HeldClaims = field(default_factory=HeldClaims)
 
     def __post_init__(self) -> None:
         self._marks = CallMarks(self.conn)
@@ -74,25 +102,35 @@ class Executor:
             "finished_at": None,
             "ms": None,
         }
-        claim = Claim.of(key, action.target, action.subject)
-        state, last = self._marks.begin(claim, self.settings.claim_ttl_s)
-        if state == "duplicate":
+        claim = Claim.of(key, action.target, action.object or action.target)
+        started = self._marks.begin(claim, self.settings.worker_lease_s)
+        if started.state == "duplicate":
             return self._finish(action, record, "skipped-duplicate")
-        if state == "busy":
+        if started.state == "busy":
             raise RetryLater(
                 defaults.BUSY_RETRY_S, f"{action.target} is busy with another call", counts=False
             )
         try:
-            return self._perform_claimed(action, record, claim, last)
+            with self.held.holding(claim):
+                return self._perform_claimed(action, record, claim, started.applied, started.again)
         finally:
             if not claim.released:  # an unexpected error (or the job's timeout) ended the call
                 self._end_claim(claim)
 
+    def renew_claims(self) -> int:
+        """Extend the claims this process holds (its keeper thread calls this); return how many."""
+        return self._marks.renew(self.held.snapshot(), self.settings.worker_lease_s)
+
     def _perform_claimed(
-        self, action: PlannedAction, record: history.CallRecord, claim: Claim, last: int | None
+        self,
+        action: PlannedAction,
+        record: history.CallRecord,
+        claim: Claim,
+        applied: int | None,
+        again: bool,
     ) -> history.CallRecord:
-        if last is not None and last > action.sequence:
-            record["error"] = f"sequence {action.sequence} is older than {last}, already applied"
+        if applied is not None and applied > action.version:
+            record["error"] = f"superseded: a newer plan ({applied}) already wrote {action.object}"
             self._end_claim(claim)
             return self._finish(action, record, "skipped-stale")
         limit = self.settings.rate_limits.get(action.destination)
@@ -105,7 +143,9 @@ class Executor:
         started = time.perf_counter()
         try:
             perform = actions()[action.kind].perform
-            result = perform(self.clients, self.conn, action.params, action.idempotency_key)
+            result = perform(
+                self.clients, self.conn, action.params, Call(action.idempotency_key, action.version, again)
+            )
         except RetryableUpstreamError as error:
             record["ms"] = (time.perf_counter() - started) * 1000
             self._end_claim(claim)
@@ -120,12 +160,12 @@ class Executor:
             self._describe(record, error)
             raise CallFailed(self._finish(action, record, "failed")) from error
         record["ms"] = (time.perf_counter() - started) * 1000
-        self._end_claim(claim, result=orjson.dumps(result), sequence=action.sequence)
+        self._end_claim(claim, result=orjson.dumps(result), version=action.version)
         return self._finish(action, record, "done")
 
-    def _end_claim(self, claim: Claim, result: bytes | None = None, sequence: int = 0) -> None:
+    def _end_claim(self, claim: Claim, result: bytes | None = None, version: int = 0) -> None:
         """Release the claim; with a ``result``, record the call as done first (one round trip)."""
-        self._marks.end(claim, self.settings.idempotency_ttl_s, result, sequence)
+        self._marks.end(claim, self.settings.idempotency_ttl_s, result, version)
 
     def backoff(self, error: RetryableUpstreamError, attempt: int) -> tuple[float, bool]:
         """Return how long to wait before the next attempt, and whether a rate limit says so."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -40,6 +41,9 @@ DRAIN_JOB_FUNC = "workers.jobs.drain_calls"
 
 CALLS_JOB_FUNC = "workers.jobs.run_calls"
 """Import path of the job that makes one event's calls to one destination (retries, reconcile)."""
+
+REPLAN_JOB_FUNC = "workers.jobs.replan_subject"
+"""Import path of the job that plans a ticket or issue again from its newest state (bridge/planner.py)."""
 
 ABANDONED_RETRY = Retry(max=defaults.ABANDONED_JOB_RETRIES)
 """RQ re-queues a job abandoned by a dead worker while it has retries left; failures the bridge raises on
@@ -68,6 +72,21 @@ def destination_queue(conn: Redis, destination: str) -> Queue:
     """Return the queue of ``destination``'s calls."""
     return Queue(
         DESTINATION_QUEUE.format(destination=destination), connection=conn, serializer=JSONSerializer
+    )
+
+
+def enqueue_replan(conn: Redis, pipe: Pipeline, kind: str, subject_id: str, cause: str) -> None:
+    """Queue a re-plan of a subject on the events queue, in the caller's transaction (``pipe``)."""
+    events_queue(conn).enqueue_call(
+        REPLAN_JOB_FUNC,
+        args=(kind, subject_id, cause),
+        timeout=defaults.EVENT_JOB_TIMEOUT_S,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
+        description=f"plan {kind} {subject_id} again after {cause}",
+        meta={"subject": f"{kind} {subject_id}"},
+        retry=ABANDONED_RETRY,
+        pipeline=pipe,
     )
 
 

@@ -47,19 +47,38 @@ DESTINATION_KEY = PREFIX + "dest:{destination}"
 MINUTE_KEY = PREFIX + "minute:{minute}"
 """Hash: events and calls taken in one epoch minute; two hours (``MINUTE_TTL_S``)."""
 
-# The link index (bridge/stores/links.py)
+# The link index (bridge/stores/links.py): the Zendesk links the bridge made or found, by issue id
 
 TICKET_LINKS_KEY = PREFIX + "links:ticket:{ticket_id}"
-"""Hash: issue key → Zendesk link id, of one ticket; kept until the link is removed (no TTL)."""
+"""Hash: issue id → ``{"link": Zendesk link id, "key": issue key it was made with}`` (JSON); until unlinked."""
 
-ISSUE_LINKS_KEY = PREFIX + "links:issue:{issue_key}"
-"""Hash: ticket id → Zendesk link id, of one issue; kept until the link is removed (no TTL)."""
+ISSUE_LINKS_KEY = PREFIX + "links:issue:{issue_id}"
+"""Hash: ticket id → Zendesk link id, of one issue (by id); until unlinked (no TTL)."""
 
-TICKET_REFERENCES_KEY = PREFIX + "refs:ticket:{ticket_id}"
-"""Hash: the keys a ticket held (``keys``, JSON) as of the event with ``sequence``; BRIDGE_RECORD_RETENTION_S."""
+# Jira issue ids and keys (bridge/stores/issue_ids.py)
 
 ISSUE_ID_KEY = PREFIX + "issue-id:{issue_key}"
-"""A Jira issue's id by key, for Zendesk's link create (bridge/stores/issue_ids.py); a day (``ISSUE_ID_TTL_S``)."""
+"""A Jira issue's id by any key it had (a moved issue keeps its id); ``ISSUE_ID_TTL_S`` (30 d)."""
+
+ISSUE_KEY_KEY = PREFIX + "issue-key:{issue_id}"
+"""A Jira issue's current key by id, as last seen in an event or an answer; ``ISSUE_ID_TTL_S``."""
+
+# The newest state of each subject and who names whom (bridge/stores/subjects.py, bridge/planner.py)
+
+SUBJECT_KEY = PREFIX + "subject:{kind}:{subject_id}"
+"""Hash: a ticket's or issue's newest applied state (JSON), its sequence and precision, the event it came
+from, and (tickets) the issues its last plan wanted linked; BRIDGE_IDEMPOTENCY_TTL_S from its last change."""
+
+NAMED_BY_KEY = PREFIX + "named-by:{kind}:{subject_id}"
+"""Set: for a ticket, the issue ids whose JIRA_ZENDESK_FIELD names it; for an issue, the tickets whose Jira
+field names it; kept with the subjects that name (BRIDGE_IDEMPOTENCY_TTL_S)."""
+
+NAMED_KEY_KEY = PREFIX + "named-by:key:{issue_key}"
+"""Set: tickets whose Jira field names ``issue_key`` while no issue has it (linked once one does)."""
+
+PLAN_VERSION_KEY = PREFIX + "plan-version"
+"""Counter of plans, never below the time in µs: calls on one record take effect in this order, and Jira
+Software's updateSequenceNumber grows with it; no TTL."""
 
 # The executor's guarantees (bridge/stores/idempotency.py, bridge/stores/ratelimit.py)
 
@@ -67,10 +86,16 @@ IDEMPOTENCY_KEY = PREFIX + "idem:{key}"
 """A completed call's result, by idempotency key: it is never made again; BRIDGE_IDEMPOTENCY_TTL_S (30 d)."""
 
 CLAIM_KEY = PREFIX + "claim:{target}"
-"""A worker's claim on a target (its token) while it calls it; BRIDGE_CLAIM_TTL_S (60 s)."""
+"""A worker's claim on a target (its token) while it calls it; BRIDGE_WORKER_LEASE_S (8 s), renewed."""
 
-SEQUENCE_KEY = PREFIX + "seq:{target}|{subject}"
-"""The last sequence applied to a target for one subject (older calls are stale); BRIDGE_IDEMPOTENCY_TTL_S."""
+APPLIED_KEY = PREFIX + "applied:{object}"
+"""The plan version last applied to a record (a call of an older plan is superseded); BRIDGE_IDEMPOTENCY_TTL_S."""
+
+BEGUN_KEY = PREFIX + "begun:{key}"
+"""A call that was started (its answer may have been lost): a retry looks before it creates; a day."""
+
+CLEANUP_LOCK_KEY = PREFIX + "lock:cleanup"
+"""Which worker cleans RQ's registries this round (workers/keeper.py); a quarter of BRIDGE_WORKER_LEASE_S."""
 
 RATE_WINDOW_KEY = PREFIX + "ratelimit:{destination}:{second}"
 """Calls made to a destination in one second, shared by all workers; a few seconds (``RATE_WINDOW_TTL_S``)."""

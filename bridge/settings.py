@@ -230,12 +230,8 @@ class Settings(BaseSettings):
     retry_max_attempts: Annotated[int, _whole(minimum=1)] = _env("BRIDGE_RETRY_MAX_ATTEMPTS", 8)
     retry_base_s: Annotated[float, _number(minimum=0.0)] = _env("BRIDGE_RETRY_BASE_S", 2.0)
     retry_max_s: Annotated[float, _number(minimum=0.0)] = _env("BRIDGE_RETRY_MAX_S", 600.0)
-    claim_ttl_s: Seconds = _env("BRIDGE_CLAIM_TTL_S", 60)
     calls_job_timeout_s: Seconds = _env("BRIDGE_CALLS_JOB_TIMEOUT_S", 120)
-    worker_grace_s: Annotated[int, _whole(minimum=0)] = _env(
-        "BRIDGE_WORKER_GRACE_S", defaults.DEFAULT_WORKER_GRACE_S
-    )
-    worker_maintenance_s: Seconds = _env("BRIDGE_WORKER_MAINTENANCE_S", defaults.DEFAULT_WORKER_MAINTENANCE_S)
+    worker_lease_s: Seconds = _env("BRIDGE_WORKER_LEASE_S", defaults.DEFAULT_WORKER_LEASE_S)
     # Calls per second to each destination, shared by all workers (0: no limit), one variable each.
     rate_limit_jira: RateLimit = _env("BRIDGE_RATE_LIMIT_JIRA", 0.0)
     rate_limit_jira_software: RateLimit = _env("BRIDGE_RATE_LIMIT_JIRA_SOFTWARE", 0.0)

@@ -11,6 +11,7 @@ from bridge.errors import CallFailed, RetryLater
 from bridge.executor import Executor
 from bridge.keys import CLAIM_KEY
 from bridge.rules.model import PlannedAction
+from bridge.stores.idempotency import CallMarks, Claim
 from bridge.upstreams import Clients, clients_from_settings
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 
@@ -25,22 +26,25 @@ def sandbox() -> Iterator[RunningSandbox]:
 def executor(sandbox: RunningSandbox, redis_client: redis.Redis) -> Iterator[Executor]:
     with SandboxControl(sandbox.url) as control:
         control.reset()
-    settings = sandbox.config.settings_for(sandbox.url).replace(claim_ttl_s=1)
+    settings = sandbox.config.settings_for(sandbox.url)
     clients: Clients = clients_from_settings(settings)
     yield Executor(redis_client, clients, settings)
     clients.close()
 
 
-def _upsert(issue: str, sequence: int, title: str = "Zendesk #1") -> PlannedAction:
+def _upsert(issue: str, version: int, title: str = "Zendesk #1", ticket: str = "1") -> PlannedAction:
+    global_id = f"system=zd&id={ticket}"
     return PlannedAction(
         kind="jira.remote_link.upsert",
         destination="jira",
         target=f"jira:{issue}",
-        params={"issue": issue, "global_id": "system=zd&id=1", "url": "https://zd/1", "title": title},
+        params={"issue": issue, "global_id": global_id, "url": f"https://zd/{ticket}", "title": title},
         rule="test",
-        event_id=f"event-{sequence}",
-        sequence=sequence,
-        subject="zendesk:ticket:1",
+        event_id=f"event-{version}",
+        sequence=version,
+        subject=f"zendesk:ticket:{ticket}",
+        object=f"jira.remote_link:{issue}:{global_id}",
+        version=version,
     )
 
 
@@ -72,12 +76,50 @@ def test_a_claimed_target_waits_and_a_dead_workers_claim_expires(
     assert redis_client.get(CLAIM_KEY.format(target="jira:EX-2")) is None  # released after the call
 
 
-def test_an_older_sequence_after_a_newer_one_is_stale(executor: Executor, sandbox: RunningSandbox) -> None:
+def test_a_call_of_an_older_plan_after_a_newer_one_is_superseded(
+    executor: Executor, sandbox: RunningSandbox
+) -> None:
     assert executor.perform(_upsert("EX-4", 20, "newer"), "job-1", 1)["outcome"] == "done"
-    assert executor.perform(_upsert("EX-4", 10, "older"), "job-2", 1)["outcome"] == "skipped-stale"
+    older = executor.perform(_upsert("EX-4", 10, "older"), "job-2", 1)
+    assert older["outcome"] == "skipped-stale"
+    assert "superseded" in str(older["error"])
     with SandboxControl(sandbox.url) as control:
         (link,) = control.state()["jira"]["remote_links"]["EX-4"]
     assert link["object"]["title"] == "newer"
+
+
+def test_versions_order_calls_per_record_not_per_target(executor: Executor, sandbox: RunningSandbox) -> None:
+    # Two tickets' remote links on one issue are two records: a newer plan of one does not stop the other.
+    assert executor.perform(_upsert("EX-7", 30, ticket="7"), "job-1", 1)["outcome"] == "done"
+    assert executor.perform(_upsert("EX-7", 10, ticket="8"), "job-2", 1)["outcome"] == "done"
+    with SandboxControl(sandbox.url) as control:
+        titles = {link["globalId"] for link in control.state()["jira"]["remote_links"]["EX-7"]}
+    assert titles == {"system=zd&id=7", "system=zd&id=8"}
+
+
+def test_claims_are_short_and_renewed_while_held(executor: Executor, redis_client: redis.Redis) -> None:
+    lease_ms = executor.settings.worker_lease_s * 1000
+    claim = Claim.of("key-1", "jira:EX-9", "jira.remote_link:EX-9:g")
+    marks = CallMarks(redis_client)
+    assert marks.begin(claim, executor.settings.worker_lease_s).state == "claimed"
+    assert 0 < redis_client.pttl(claim.claim_key) <= lease_ms
+    redis_client.pexpire(claim.claim_key, 500)
+    with executor.held.holding(claim):
+        assert executor.renew_claims() == 1
+    assert redis_client.pttl(claim.claim_key) > lease_ms - 1000
+    assert executor.renew_claims() == 0  # no longer held: nothing renewed
+    marks.end(claim, 60)
+    assert redis_client.get(claim.claim_key) is None
+
+
+def test_a_call_begun_before_is_told_so(redis_client: redis.Redis) -> None:
+    marks = CallMarks(redis_client)
+    first = Claim.of("key-2", "zendesk:1", "zendesk.jira_link:1:10000")
+    assert marks.begin(first, 8).again is False
+    marks.end(first, 60)  # the call failed: released, not recorded as done
+    again = Claim.of("key-2", "zendesk:1", "zendesk.jira_link:1:10000")
+    started = marks.begin(again, 8)
+    assert (started.state, started.again) == ("claimed", True)
 
 
 def test_retryable_and_permanent_failures(executor: Executor, sandbox: RunningSandbox) -> None:

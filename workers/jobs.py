@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,8 +33,9 @@ from bridge import defaults, job_queues, keys
 from bridge.errors import CallFailed, EventFailed, RetryLater, RuleError
 from bridge.event import Event
 from bridge.job_queues import ABANDONED_RETRY, destination_queue
+from bridge.planner import Plan
 from bridge.rules.model import PlannedAction
-from bridge.stores import batches, history, links
+from bridge.stores import batches, history
 from workers import process
 
 log = logging.getLogger("bridge.worker")
@@ -45,67 +47,102 @@ def _current_job() -> Job:
     return job
 
 
-def process_event(event: Event) -> dict[str, Any]:
-    """Take in one normalized event: record it, plan its calls and fan them out by destination."""
+def process_event(event: Event, attempt: int = 1) -> dict[str, Any]:
+    """Take in one normalized event: record it, plan it against its subject's newest state, fan the calls
+    out by destination (bridge/planner.py)."""
     job = _current_job()
     conn: Redis = job.connection
     worker = process.current()
+    if attempt == 1:
+        history.save_event(conn, event, worker.settings.record_retention_s)
+    return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event))
+
+
+def replan_subject(kind: str, subject_id: str, cause: str, attempt: int = 1) -> dict[str, Any]:
+    """Plan a ticket or issue again from its newest state: another subject it is linked with changed."""
+    job = _current_job()
+    worker = process.current()
+    return _settle_plan(
+        job, None, attempt, lambda: worker.planner(job.connection).replan(kind, subject_id, cause)
+    )
+
+
+def _settle_plan(
+    job: Job, delivered: Event | None, attempt: int, plan_it: Callable[[], Plan]
+) -> dict[str, Any]:
+    conn: Redis = job.connection
+    worker = process.current()
     settings = worker.settings
-    history.save_event(conn, event, settings.record_retention_s)
     try:
-        planned = worker.rules.plan(event, settings, links.linked_for(conn, event))
+        plan = plan_it()
     except RuleError as error:
-        history.set_event_status(conn, event["id"], "failed", f"rules: {error}")
+        if delivered is not None:
+            history.set_event_status(conn, delivered["id"], "failed", f"rules: {error}")
         _fail_job(job, {"error": f"rules: {error}"})
         raise
-    planned = _configured(conn, worker, planned)
-    if not planned:
-        history.set_event_status(conn, event["id"], "skipped", "no rule planned a call", actions=0)
-        links.remember_references(conn, event, settings.record_retention_s)
-        _log(event, "skipped")
-        return {"outcome": "skipped", "actions": 0}
-    by_destination: dict[str, list[dict[str, Any]]] = {}
-    for action in planned:
-        by_destination.setdefault(action.destination, []).append(action.to_dict())
-    event_key = keys.EVENT_KEY.format(event_id=event["id"])
-    # One transaction: the waiting calls, the status and the ticket's keys (for rule 2's next comparison).
-    with conn.pipeline(transaction=True) as pipe:
-        for destination, actions in by_destination.items():
-            batches.add(pipe, event["id"], destination, actions)
-        pipe.hset(event_key, history.PENDING_FIELD, len(by_destination))
-        history.set_event_status(pipe, event["id"], "planned", actions=len(planned))
-        links.remember_references(pipe, event, settings.record_retention_s)
-        pipe.execute()
-    # A crash here leaves the units waiting: the workers' maintenance arms their destinations.
-    job_queues.arm(conn, by_destination, settings)
-    _log(event, "planned", actions=len(planned))
-    return {"outcome": "planned", "actions": len(planned)}
+    except RetryLater as later:
+        return _retry_job(job, attempt, later, settings.retry_max_attempts)
+    for action in plan.not_configured:
+        _record_not_configured(conn, action, settings.record_retention_s)
+    if delivered is not None and plan.event["id"] != delivered["id"]:
+        history.set_event_status(
+            conn,
+            delivered["id"],
+            "skipped",
+            f"a tie, settled by the source's state (event {plan.event['id']})",
+        )
+    elif delivered is not None and plan.outcome in ("superseded", "unchanged"):
+        history.set_event_status(conn, delivered["id"], "skipped", plan.reason)
+    if plan.actions:
+        # A crash here leaves the units waiting: the keeper's cleanup arms their destinations.
+        job_queues.arm(conn, plan.destinations, settings)
+    _log(plan.event, plan.outcome, actions=len(plan.actions), cascades=len(plan.cascades))
+    return {"outcome": plan.outcome, "actions": len(plan.actions), "reason": plan.reason}
 
 
-def _configured(
-    conn: Redis, worker: process.WorkerProcess, planned: list[PlannedAction]
-) -> list[PlannedAction]:
-    """Keep the actions whose upstream is configured; record the others as skipped, with the reason."""
-    kept = []
-    for action in planned:
-        if action.destination in worker.clients:
-            kept.append(action)
-            continue
-        now = time.time()
-        record: history.CallRecord = {
-            "idempotency_key": action.idempotency_key,
-            "kind": action.kind,
-            "destination": action.destination,
-            "target": action.target,
-            "rule": action.rule,
-            "attempts": 0,
-            "outcome": "skipped-not-configured",
-            "error": f"{action.destination} is not configured (its variables are unset)",
-            "started_at": now,
-            "finished_at": now,
-        }
-        history.record_call(conn, action.event_id, record, worker.settings.record_retention_s)
-    return kept
+def _record_not_configured(conn: Redis, action: PlannedAction, retention_s: int) -> None:
+    """Record an action whose upstream is not configured as skipped, with the reason."""
+    now = time.time()
+    record: history.CallRecord = {
+        "idempotency_key": action.idempotency_key,
+        "kind": action.kind,
+        "destination": action.destination,
+        "target": action.target,
+        "rule": action.rule,
+        "attempts": 0,
+        "outcome": "skipped-not-configured",
+        "error": f"{action.destination} is not configured (its variables are unset)",
+        "started_at": now,
+        "finished_at": now,
+    }
+    history.record_call(conn, action.event_id, record, retention_s)
+
+
+def _retry_job(job: Job, attempt: int, later: RetryLater, max_attempts: int) -> dict[str, Any]:
+    """Run the same job again after ``later.delay_s`` (its source could not be read, say)."""
+    if later.counts and attempt >= max_attempts:
+        _fail_job(job, {"error": f"gave up after {attempt} attempts: {later.reason}"})
+        raise EventFailed(f"gave up after {attempt} attempts: {later.reason}")
+    next_attempt = attempt + 1 if later.counts else attempt
+    due = datetime.fromtimestamp(math.ceil(time.time() + later.delay_s), UTC)
+    position = _ATTEMPT_POSITION[str(job.func_name)]
+    args = [*job.args[:position], next_attempt]
+    job_queues.events_queue(job.connection).enqueue_at(
+        due,
+        job.func_name,
+        args=tuple(args),
+        timeout=job.timeout,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
+        description=job.description,
+        meta={**job.meta, "attempt": next_attempt, "retry_reason": later.reason},
+        retry=ABANDONED_RETRY,
+    )
+    return {"outcome": "rescheduled", "in_s": round(later.delay_s, 3), "reason": later.reason}
+
+
+_ATTEMPT_POSITION = {job_queues.EVENT_JOB_FUNC: 1, job_queues.REPLAN_JOB_FUNC: 3}
+"""Where each job function takes its ``attempt`` argument."""
 
 
 def drain_calls(destination: str) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 
-from bridge.executor import Executor
+from bridge.executor import Executor, HeldClaims
+from bridge.planner import Planner
 from bridge.rules.loader import load_rules
 from bridge.rules.ruleset import RuleSet
 from bridge.settings import Settings
@@ -30,9 +31,14 @@ class WorkerProcess:
     rules: RuleSet
     clients: Clients
     pid: int
+    held: HeldClaims = field(default_factory=HeldClaims)
 
     def executor(self, conn: Redis) -> Executor:
-        return Executor(conn, self.clients, self.settings)
+        """An executor on ``conn`` whose claims the process's keeper renews."""
+        return Executor(conn, self.clients, self.settings, self.held)
+
+    def planner(self, conn: Redis) -> Planner:
+        return Planner(conn, self.rules, self.settings, self.clients)
 
 
 _current: WorkerProcess | None = None

@@ -1,8 +1,12 @@
 """The worker process: RQ workers on the bridge's queues, no fork per job, JSON serializer, pooled processes.
 
 ``run(settings)`` starts the process's state (``process.py``) from the settings it is given and works the
-queues of ``bridge.job_queues``; ``BridgeWorker`` is RQ's non-forking worker with fewer heartbeats, a
-scheduler thread instead of a child, and the drain maintenance.
+queues of ``bridge.job_queues``. ``BridgeWorker`` is RQ's non-forking worker with
+- a keeper thread (``keeper.py``) that keeps the job in hand leased for ``BRIDGE_WORKER_LEASE_S`` and hands
+  a dead worker's jobs to the living (RQ's own lease for a ``SimpleWorker`` is the job's whole timeout);
+- no exit when Redis goes away: a failover or a restart is waited out, and the job in hand runs again
+  once its lease lapses (every call in it is idempotent);
+- fewer heartbeats and suspension checks than RQ sends, and a scheduler thread instead of a forked child.
 """
 
 from __future__ import annotations
@@ -11,19 +15,30 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.executions import Execution
 from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
 from bridge import defaults, job_queues
 from bridge.connections import sync_client
 from bridge.settings import Settings
 from workers import process
+from workers.keeper import Keeper
+
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+"""What Redis going away looks like to a worker (a failover, a restart, a network cut)."""
+
+REDIS_WAIT_MAX_S = 5.0
+"""Longest pause between two attempts to reach Redis again."""
 
 log = logging.getLogger("bridge.worker")
 
@@ -64,18 +79,14 @@ class ThreadScheduler(RQScheduler):
 
 
 class BridgeWorker(SimpleWorker):
-    """RQ's non-forking worker, with a shorter grace before a dead worker's job counts as abandoned.
-
-    A ``SimpleWorker`` cannot heartbeat while its job runs, so RQ lets a started job live for its
-    timeout + 60 s; ours is the timeout + ``BRIDGE_WORKER_GRACE_S`` (default 60), so that a job whose
-    worker was killed is found sooner by the registry cleanup and run again by another worker. Its
-    scheduler is a ``ThreadScheduler``, never a forked process.
-    """
+    """RQ's non-forking worker, leased by its keeper thread, that waits out Redis going away."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._heartbeat_expires = 0.0  # monotonic time the worker's key lives to, as last sent
         self._suspension_checked = 0.0
+        self._in_hand: tuple[Job, Execution] | None = None
+        self._keeper: Keeper | None = None
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """Keep the worker's key alive, skipping beats that would not extend it (RQ sends ~5 per job).
@@ -87,33 +98,97 @@ class BridgeWorker(SimpleWorker):
         now = time.monotonic()
         if self._heartbeat_expires - now >= ttl - defaults.HEARTBEAT_SLACK_S:
             return
+        try:
+            super().heartbeat(ttl, pipeline)
+        except REDIS_DOWN:
+            if pipeline is not None:
+                raise
+            self._wait_for_redis("sending a heartbeat")
+            return
         self._heartbeat_expires = now + ttl
-        super().heartbeat(ttl, pipeline)
 
     def check_for_suspension(self, burst: bool) -> None:
         """Ask Redis whether workers are suspended (``bridge`` pause) at most once a second, not per job."""
         now = time.monotonic()
         if now - self._suspension_checked < defaults.SUSPENSION_CHECK_S:
             return
-        super().check_for_suspension(burst)
+        try:
+            super().check_for_suspension(burst)
+        except REDIS_DOWN:
+            self._wait_for_redis("checking for a pause")
         self._suspension_checked = time.monotonic()
 
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
-        # Calls left waiting by a worker that died between adding them and queueing their drain job.
-        armed = job_queues.arm_idle(self.connection, process.current().settings)
-        if armed:
-            log.warning("queued drain jobs for calls left waiting: %s", ", ".join(armed))
+        try:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        except REDIS_DOWN:
+            self._wait_for_redis("cleaning the registries")
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run the job here (RQ's ``SimpleWorker``), leased by the keeper while it runs.
+
+        When Redis goes away mid-job, the job is left as it stands and the worker waits for Redis: the job
+        is still leased to this worker, and runs again (here or elsewhere) once the lease lapses.
+        """
+        try:
+            execution = self.prepare_execution(job)
+            self._in_hand = (job, execution)
+            try:
+                self.perform_job(job, queue, execution)
+            finally:
+                self._in_hand = None
+            self.set_state(WorkerStatus.IDLE)
+        except REDIS_DOWN:
+            self._wait_for_redis(f"running job {job.id}")
+
+    def extend_lease(self, lease_s: int) -> None:
+        """Extend the lease of the job in hand by ``lease_s`` (the keeper thread calls this)."""
+        in_hand = self._in_hand
+        if in_hand is None:
+            return
+        job, execution = in_hand
+        with self.connection.pipeline() as pipe:
+            execution.heartbeat(job.started_job_registry, lease_s, pipeline=pipe)
+            job.heartbeat(datetime.now(UTC), lease_s, pipeline=pipe, xx=True)
+            pipe.execute()
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """A started job's first lease: the keeper extends it while the job runs."""
+        return process.current().settings.worker_lease_s
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         # A drain job in hand finishes the event it is at, not the whole batch (RQ's warm shutdown).
         process.STOPPING.set()
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
-    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
-        if job.timeout is None or job.timeout < 0:
-            return super().get_heartbeat_ttl(job, working_time)
-        return int(job.timeout) + process.current().settings.worker_grace_s
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        executor = process.current().executor
+        self._keeper = Keeper(self, lambda: executor(self.connection), process.current().settings)
+        self._keeper.start()
+
+    def teardown(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        except REDIS_DOWN:
+            log.warning("worker %s: Redis is unreachable at exit; its key expires on its own", self.name)
+
+    def _wait_for_redis(self, doing: str) -> None:
+        """Log once, then wait with backoff until Redis answers (or the worker is asked to stop)."""
+        log.warning("worker %s: Redis is unreachable while %s; waiting for it", self.name, doing)
+        pause = 0.5
+        while not self._stop_requested:
+            try:
+                self.connection.ping()
+            except REDIS_DOWN:
+                time.sleep(pause)
+                pause = min(pause * 2, REDIS_WAIT_MAX_S)
+                continue
+            log.warning("worker %s: Redis answers again", self.name)
+            self._heartbeat_expires = 0.0
+            return
 
     def _start_scheduler(
         self,
@@ -170,7 +245,7 @@ def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues
         [Queue(name, connection=connection, serializer=JSONSerializer) for name in names],
         connection=connection,
         serializer=JSONSerializer,
-        # Registries are cleaned (jobs of dead workers recovered) this often.
-        maintenance_interval=settings.worker_maintenance_s,
+        # The keeper thread cleans the registries every quarter lease; RQ's own round is a fallback.
+        maintenance_interval=600,
     )
     return bool(worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True))

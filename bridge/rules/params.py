@@ -32,6 +32,9 @@ class ActionSpec:
     optional: dict[str, str]
     # Groups of which exactly one parameter must be given (e.g. an action's name or its id).
     one_of: tuple[tuple[str, ...], ...] = ()
+    # The parameters that name the one record the action writes (a remote link: its issue and globalId);
+    # the first of a one_of group that is given counts. Calls on one object take effect in plan order.
+    object_params: tuple[str | tuple[str, ...], ...] = ()
 
     @property
     def params(self) -> dict[str, str]:
@@ -44,6 +47,20 @@ class ActionSpec:
     def target(self, params: dict[str, Any]) -> str:
         """Return the target the rendered ``params`` write to (``<destination>:<id>``)."""
         return f"{self.destination}:{params[self.target_param]}"
+
+    def object(self, params: dict[str, Any]) -> str:
+        """Return the record the rendered ``params`` write (``jira.remote_link:<issue>:<globalId>``).
+
+        Actions of one kind family (``upsert`` and ``delete`` of a remote link) name the same record, so
+        the kind's last part is left out.
+        """
+        family = self.kind.rsplit(".", 1)[0]
+        parts = []
+        for name in self.object_params or (self.target_param,):
+            if isinstance(name, tuple):
+                name = next((one for one in name if params.get(one) not in (None, "")), name[0])
+            parts.append(str(params.get(name, "")))
+        return ":".join([family, *parts])
 
 
 def coerce(name: str, expected: str, value: Any) -> Any:

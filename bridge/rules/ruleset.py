@@ -15,6 +15,9 @@ from bridge.rules.params import ActionSpec, coerce
 from bridge.rules.templates import Compiled
 from bridge.settings import Settings
 
+STATEFUL = {("zendesk", "ticket"), ("jira", "issue")}
+"""(source, subject kind) of the events that carry a subject's state (bridge/ordering.py)."""
+
 MAX_FOR_EACH_ITEMS = 1000
 """Most items a rule's ``for_each`` may give for one event (a runaway list is a rule bug, not work)."""
 
@@ -73,11 +76,18 @@ class RuleSet:
         return self.accepts_type(str(event["source"]), str(event["type"]))
 
     def accepts_type(self, source: str, event_type: str) -> bool:
-        """Tell whether any rule looks at events of ``source`` and ``event_type`` (the receiver's check)."""
+        """Tell whether events of ``source`` and ``event_type`` are taken in (the receiver's check).
+
+        Events about a ticket or an issue always are: they carry its newest state, which orders later
+        deliveries and which the other side's links depend on (an issue that moves or names a ticket
+        re-plans that ticket). Others only when a rule looks at them.
+        """
         key = (source, event_type)
         wanted = self._wanted.get(key)
         if wanted is None:
-            wanted = self._wanted[key] = any(rule.when.matches(source, event_type) for rule in self.rules)
+            stateful = (source, event_type.split(".", 1)[0]) in STATEFUL
+            wanted = stateful or any(rule.when.matches(source, event_type) for rule in self.rules)
+            self._wanted[key] = wanted
         return wanted
 
     def plan(
@@ -114,6 +124,7 @@ def _plan_rule(rule: Rule, context: dict[str, Any], event: Event, subject: str) 
                     destination=action.spec.destination,
                     target=action.spec.target(params),
                     params=params,
+                    object=action.spec.object(params),
                     rule=rule.name,
                     event_id=event["id"],
                     sequence=event["sequence"],

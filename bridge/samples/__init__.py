@@ -41,13 +41,18 @@ def jira_issue(
     ticket_ids: str = "5001",
     event: str = "jira:issue_updated",
     field: str = "customfield_10050",
+    issue_id: str | None = None,
 ) -> dict[str, Any]:
-    """Return a Jira Cloud issue event for ``key`` whose ``field`` holds ``ticket_ids``, stamped now."""
+    """Return a Jira Cloud issue event for ``key`` (issue ``issue_id``, the sample's own by default) whose
+    ``field`` holds ``ticket_ids``, stamped now."""
     payload = load("jira_issue_updated")
     payload["webhookEvent"] = event
     payload["timestamp"] = int(time.time() * 1000)
     issue = payload["issue"]
     issue["key"] = key
+    if issue_id is not None:
+        issue["id"] = issue_id
+        issue["self"] = issue["self"].rsplit("/", 1)[0] + f"/{issue_id}"
     issue["fields"][field] = ticket_ids
     return payload
 

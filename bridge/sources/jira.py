@@ -137,7 +137,7 @@ def _normalize(
         fields.numeric_id(issue.get("id"), "issue.id")
         fields.jira_key(issue.get("key"), "issue.key")
     dropped: list[refs.Dropped] = []
-    data = _data(payload, issue)
+    data = _data(payload, issue, settings)
     event_refs = _refs(issue, settings, dropped)
     if dropped:
         data["dropped_refs"] = dropped
@@ -192,7 +192,7 @@ def _refs(issue: dict[str, Any], settings: Settings, dropped: list[refs.Dropped]
     }
 
 
-def _data(payload: dict[str, Any], issue: dict[str, Any]) -> dict[str, Any]:
+def _data(payload: dict[str, Any], issue: dict[str, Any], settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = {"site": _site(payload), "webhook_event": payload.get("webhookEvent")}
     if issue:
         data["issue"] = _issue_summary(issue)
@@ -221,6 +221,22 @@ def _data(payload: dict[str, Any], issue: dict[str, Any]) -> dict[str, Any]:
         data["changed_fields"] = fields.texts(
             [_field_name(item) for item in items[: fields.MAX_ITEMS] if isinstance(item, dict)]
         )
+        # A move to another project: the issue keeps its id; the changelog's "Key" item has the old key.
+        for item in items[: fields.MAX_ITEMS]:
+            previous = (
+                item.get("fromString") if isinstance(item, dict) and item.get("field") == "Key" else None
+            )
+            if isinstance(previous, str) and fields.is_jira_key(previous):
+                data["previous_key"] = previous
+    if issue:
+        issue_fields = _dict(issue.get("fields"))
+        # A custom field the body does not carry is unknown, not empty: it must not unlink anything.
+        zendesk_field, salesforce_field = settings.jira_zendesk_field, settings.jira_salesforce_field
+        data["refs_known"] = {
+            "zendesk_ticket_ids": bool(zendesk_field) and zendesk_field in issue_fields,
+            "salesforce_ids": bool(salesforce_field) and salesforce_field in issue_fields,
+        }
+    data["sequence_precision_ms"] = 1
     return data
 
 

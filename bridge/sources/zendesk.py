@@ -23,10 +23,21 @@ from bridge.sources.signing import same, zendesk_signature
 SOURCE = "zendesk"
 
 _TYPE_PREFIX = "zen:event-type:"
-_DELETED_EVENTS = {"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.deleted"}
+_DELETED_EVENTS = {
+    "ticket.soft_deleted": "soft",
+    "ticket.permanently_deleted": "permanent",
+    "ticket.deleted": "soft",
+}
+# A soft-deleted ticket can be restored for 30 days (https://support.zendesk.com/hc/en-us/articles/4408883872538).
+_RESTORED_EVENTS = {"ticket.undeleted", "ticket.restored"}
+_PRECISION_SECOND_MS = 1000
+_PRECISION_MINUTE_MS = 60_000
+"""Zendesk's clocks: ``updated_at`` of the Tickets API and of events has whole seconds; a trigger's
+``{{ticket.updated_at_with_timestamp}}`` may render whole minutes."""
 _SOLVED_STATUSES = {"solved", "closed"}
 _TRIGGER_EVENTS = {"ticket.created", "ticket.updated", "ticket.solved", "ticket.deleted"}
 _SUBJECT = re.compile(r"zen:ticket:([0-9]{1,19})")
+_MINUTES_ONLY = re.compile(r"T[0-9]{1,2}:[0-9]{2}(?!:)")
 
 
 def verify(delivery: Delivery, settings: Settings, now: datetime | None = None) -> None:
@@ -132,7 +143,10 @@ def _normalize_subscription(payload: dict[str, Any], settings: Settings) -> Norm
     ticket_id = fields.numeric_id(given_id, "detail.id")
     status = _status(detail.get("status"))
     current = _status(change.get("current"))
-    if name in _DELETED_EVENTS or (name == "ticket.status_changed" and current == "deleted"):
+    deleted = _DELETED_EVENTS.get(name) or (
+        "soft" if name == "ticket.status_changed" and current == "deleted" else None
+    )
+    if deleted:
         event_type = "ticket.deleted"
     elif name == "ticket.created":
         event_type = "ticket.created"
@@ -145,6 +159,10 @@ def _normalize_subscription(payload: dict[str, Any], settings: Settings) -> Norm
         raise DeliveryRejected(400, f"{name} without a time", "unknown_shape")
     fields.in_range(occurred, "time")
     updated = fields.in_range(parse_time(detail.get("updated_at")) or occurred, "detail.updated_at")
+    precision = _PRECISION_SECOND_MS
+    # A deletion or a restore need not move ``updated_at``: its own time orders it after the last edit.
+    if (deleted or name in _RESTORED_EVENTS) and occurred > updated:
+        updated, precision = occurred, 1
     actor_id = fields.name(detail.get("actor_id")) or fields.name(change.get("actor_id"))
     dropped: list[refs.Dropped] = []
     keys = _subscription_keys(detail, change, settings, dropped)
@@ -164,6 +182,8 @@ def _normalize_subscription(payload: dict[str, Any], settings: Settings) -> Norm
                 "event": name,
                 "jira_keys_known": keys is not None,
                 "account_id": fields.integer(payload.get("account_id")),
+                "deleted": deleted,
+                "sequence_precision_ms": precision,
             },
             dropped,
         ),
@@ -185,6 +205,9 @@ def _normalize_trigger(payload: dict[str, Any], settings: Settings) -> Normalize
     if updated is None:
         raise DeliveryRejected(400, "trigger body without a parseable ticket.updated_at", "unknown_shape")
     fields.in_range(updated, "ticket.updated_at")
+    # "2013-12-12T05:35Z": a time without seconds stands for the whole minute.
+    raw_updated = str(ticket.get("updated_at"))
+    precision = _PRECISION_MINUTE_MS if _MINUTES_ONLY.search(raw_updated) else _PRECISION_SECOND_MS
     actor_id = fields.name(payload.get("actor_id")) or fields.name(ticket.get("updated_by_id"))
     dropped: list[refs.Dropped] = []
     keys = refs.checked("jira_issue_keys", refs.jira_keys(ticket.get("jira_issue_keys")), dropped)
@@ -204,6 +227,8 @@ def _normalize_trigger(payload: dict[str, Any], settings: Settings) -> Normalize
                 "event": event_name,
                 # The trigger body always carries the field: empty means the keys were cleared.
                 "jira_keys_known": True,
+                "deleted": "soft" if event_name == "ticket.deleted" else None,
+                "sequence_precision_ms": precision,
             },
             dropped,
         ),

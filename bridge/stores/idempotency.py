@@ -1,31 +1,35 @@
-"""What makes each planned call take effect once and in order: done-call records, target claims and the
-last applied sequence per target and subject (``keys.IDEMPOTENCY_KEY``, ``CLAIM_KEY``, ``SEQUENCE_KEY``).
+"""What makes each planned call take effect once and in order: done-call records, target claims, the plan
+version last applied to each record, and calls begun (``keys.IDEMPOTENCY_KEY``, ``CLAIM_KEY``,
+``APPLIED_KEY``, ``BEGUN_KEY``).
 
-The three are one memory on purpose: a call begins with one Lua script (done before? claim the target;
-read its last sequence) and ends with another (record it done and move the sequence forward; release the
-claim if it is still ours), so a call costs two Redis round trips, not six. The executor
-(``bridge/executor.py``) decides what each answer means.
+They are one memory on purpose: a call begins with one Lua script (done before? claim the target; the
+record's applied version; was it begun before, and now it is) and ends with another (record it done and
+move the record's version forward; release the claim if it is still ours), so a call costs two Redis
+round trips. The executor (``bridge/executor.py``) decides what each answer means; a worker renews the
+claims it holds (``renew``) so that a claim outlives no dead worker by more than its short TTL.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from redis import Redis
 
 from bridge import keys
+from bridge.defaults import BEGUN_TTL_S
 
-# Begin: done before? claim the target; the target's last applied sequence.
+# Begin: done before? claim the target; the record's applied version; begun before (and mark it begun).
 _BEGIN = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate', false} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return {'busy', false} end
-return {'claimed', redis.call('GET', KEYS[3])}
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate', false, 0} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy', false, 0} end
+local begun = redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[3]) and 0 or 1
+return {'claimed', redis.call('GET', KEYS[3]), begun}
 """
-# End of a claimed call: record a completed call (its result under its key, and the target's sequence if
-# it moved forward), then release the claim if it is still ours (it may have expired and been taken by
-# another worker).
+# End of a claimed call: record a completed call (its result under its key, and the record's version if
+# it moved forward), then release the claim if it is still ours (it may have expired and been taken).
 _END = """
 if ARGV[2] == '1' then
   redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
@@ -34,6 +38,17 @@ if ARGV[2] == '1' then
 end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
+"""
+# Extend the claims this worker still holds (each KEYS[i] with its token ARGV[i + 1]).
+_RENEW = """
+local renewed = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+    renewed = renewed + 1
+  end
+end
+return renewed
 """
 
 Begun = Literal["duplicate", "busy", "claimed"]
@@ -45,40 +60,65 @@ class Claim:
 
     idempotency_key: str
     claim_key: str
-    sequence_key: str
+    applied_key: str
+    begun_key: str
     token: str
     released: bool = False
 
     @classmethod
-    def of(cls, key: str, target: str, subject: str) -> Claim:
-        """Return the claim a call with idempotency ``key`` on ``target`` (for ``subject``) would take."""
+    def of(cls, key: str, target: str, obj: str) -> Claim:
+        """Return the claim a call with idempotency ``key`` on ``target`` (writing record ``obj``) takes."""
         return cls(
             idempotency_key=keys.IDEMPOTENCY_KEY.format(key=key),
             claim_key=keys.CLAIM_KEY.format(target=target),
-            sequence_key=keys.SEQUENCE_KEY.format(target=target, subject=subject),
+            applied_key=keys.APPLIED_KEY.format(object=obj),
+            begun_key=keys.BEGUN_KEY.format(key=key),
             token=uuid.uuid4().hex,
         )
 
 
+@dataclass(frozen=True)
+class Started:
+    """How a call began: ``state``, the record's applied version, and whether it was begun before."""
+
+    state: Begun
+    applied: int | None
+    again: bool
+
+
 class CallMarks:
-    """The two scripts, registered once per connection."""
+    """The scripts, registered once per connection."""
 
     def __init__(self, conn: Redis) -> None:
         self._begin = conn.register_script(_BEGIN)
         self._end = conn.register_script(_END)
+        self._renew = conn.register_script(_RENEW)
 
-    def begin(self, claim: Claim, claim_ttl_s: int) -> tuple[Begun, int | None]:
-        """Return ``duplicate`` (made before), ``busy`` (claimed by another) or ``claimed`` and the last sequence."""
-        state, last = self._begin(
-            keys=[claim.idempotency_key, claim.claim_key, claim.sequence_key], args=[claim.token, claim_ttl_s]
+    def begin(self, claim: Claim, claim_ttl_s: float) -> Started:
+        """Return ``duplicate`` (made before), ``busy`` (claimed by another) or ``claimed``, with the record's
+        applied version and whether an earlier attempt began this very call (its answer may be lost)."""
+        state, applied, again = self._begin(
+            keys=[claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key],
+            args=[claim.token, int(claim_ttl_s * 1000), BEGUN_TTL_S],
         )
-        begun: Begun = state.decode()
-        return begun, int(last) if last is not None else None
+        return Started(state.decode(), int(applied) if applied is not None else None, bool(again))
 
-    def end(self, claim: Claim, ttl_s: int, result: bytes | None = None, sequence: int = 0) -> None:
+    def end(self, claim: Claim, ttl_s: int, result: bytes | None = None, version: int = 0) -> None:
         """Release the claim; with a ``result``, record the call as done first (one round trip)."""
         self._end(
-            keys=[claim.idempotency_key, claim.claim_key, claim.sequence_key],
-            args=[claim.token, "1" if result is not None else "0", result or b"", ttl_s, sequence],
+            keys=[claim.idempotency_key, claim.claim_key, claim.applied_key],
+            args=[claim.token, "1" if result is not None else "0", result or b"", ttl_s, version],
         )
         claim.released = True
+
+    def renew(self, claims: Iterable[Claim], claim_ttl_s: float) -> int:
+        """Extend the claims still held (one round trip); return how many were."""
+        held = [claim for claim in claims if not claim.released]
+        if not held:
+            return 0
+        return int(
+            self._renew(
+                keys=[claim.claim_key for claim in held],
+                args=[int(claim_ttl_s * 1000), *(claim.token for claim in held)],
+            )
+        )

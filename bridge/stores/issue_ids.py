@@ -1,20 +1,62 @@
-"""Jira issue ids by key, as resolved for Zendesk's link create (which names issues by id)."""
+"""Jira issue ids by key, and current keys by id: the bridge names issues by id, people name them by key.
+
+An issue moved to another project keeps its id and gets a new key; Jira still finds it by the old one
+(https://support.atlassian.com/jira-software-cloud/docs/move-an-issue/). So a key, once it named an
+issue, names that issue for good, and a key's id is looked up once (from an event or a GET) and kept.
+A key that names no issue is remembered briefly as such (``UNKNOWN``), so a ticket naming a typo does not
+cost a GET per event.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from redis import Redis
+from redis.client import Pipeline
 
 from bridge.connections import text
-from bridge.defaults import ISSUE_ID_TTL_S
-from bridge.keys import ISSUE_ID_KEY
+from bridge.defaults import ISSUE_ID_TTL_S, UNKNOWN_ISSUE_TTL_S
+from bridge.keys import ISSUE_ID_KEY, ISSUE_KEY_KEY
+
+UNKNOWN = ""
+"""The id remembered for a key that names no issue."""
 
 
-def get(conn: Redis, issue_key: str) -> str | None:
-    """Return the remembered id of ``issue_key``, or None."""
-    cached = conn.get(ISSUE_ID_KEY.format(issue_key=issue_key))
-    return text(cached) if cached is not None else None
+def ids(conn: Redis, issue_keys: Iterable[str]) -> dict[str, str | None]:
+    """Return the remembered id of each key: an id, ``UNKNOWN`` (names no issue) or None (not known)."""
+    wanted = list(issue_keys)
+    if not wanted:
+        return {}
+    found = conn.mget([ISSUE_ID_KEY.format(issue_key=key) for key in wanted])
+    return {
+        key: (text(value) if value is not None else None) for key, value in zip(wanted, found, strict=True)
+    }
 
 
-def put(conn: Redis, issue_key: str, issue_id: str) -> None:
-    """Remember the id of ``issue_key`` for a day."""
-    conn.set(ISSUE_ID_KEY.format(issue_key=issue_key), issue_id, ex=ISSUE_ID_TTL_S)
+def current_keys(conn: Redis, issue_ids: Iterable[str]) -> dict[str, str | None]:
+    """Return the current key of each issue id, as last seen (None when never seen)."""
+    wanted = list(issue_ids)
+    if not wanted:
+        return {}
+    found = conn.mget([ISSUE_KEY_KEY.format(issue_id=issue_id) for issue_id in wanted])
+    return {
+        issue_id: (text(value) if value is not None else None)
+        for issue_id, value in zip(wanted, found, strict=True)
+    }
+
+
+def remember_keys(conn: Redis | Pipeline, issue_id: str, *issue_keys: str) -> None:
+    """Remember that each of ``issue_keys`` names issue ``issue_id`` (once a key names an issue, it always does)."""
+    for key in issue_keys:
+        if key:
+            conn.set(ISSUE_ID_KEY.format(issue_key=key), issue_id, ex=ISSUE_ID_TTL_S)
+
+
+def set_current_key(conn: Redis | Pipeline, issue_id: str, key: str) -> None:
+    """Remember ``key`` as the current key of issue ``issue_id`` (from its newest state)."""
+    conn.set(ISSUE_KEY_KEY.format(issue_id=issue_id), key, ex=ISSUE_ID_TTL_S)
+
+
+def remember_unknown(conn: Redis | Pipeline, key: str) -> None:
+    """Remember for a short while that ``key`` names no issue."""
+    conn.set(ISSUE_ID_KEY.format(issue_key=key), UNKNOWN, ex=UNKNOWN_ISSUE_TTL_S)

@@ -1,90 +1,73 @@
-"""The bridge's own index of ticket ↔ issue links (Zendesk's link create is not idempotent upstream).
+"""The bridge's index of the Zendesk links it made or found, by ticket id and issue id.
 
-``keys.TICKET_LINKS_KEY`` maps issue key → Zendesk link id per ticket, ``keys.ISSUE_LINKS_KEY`` ticket id →
-Zendesk link id per issue; ``keys.TICKET_REFERENCES_KEY`` holds the keys the ticket itself held at its
-latest event that said so. Rules read them through ``Linked`` (rule 2: keys a ticket dropped; rule 5:
-tickets of a deleted issue); ``bridge reconcile`` compares the links with the upstreams.
+Zendesk's link create is not idempotent upstream, and its list filter matches ticket *or* issue ids, so
+the bridge keeps its own record: per ticket, issue id → the link's id and the key it was made with
+(``keys.TICKET_LINKS_KEY``), and per issue id, ticket id → link id (``keys.ISSUE_LINKS_KEY``). The Zendesk
+actions keep it (bridge/upstreams/zendesk/actions.py); the planner reads it for the issues a ticket was
+linked with; ``bridge reconcile`` compares it with the upstreams.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import orjson
 from redis import Redis
 from redis.client import Pipeline
 
 from bridge.connections import text
-from bridge.event import Event
-from bridge.keys import ISSUE_LINKS_KEY, TICKET_LINKS_KEY, TICKET_REFERENCES_KEY
-from bridge.rules.model import Linked
-
-# Keep the newest statement of a ticket's keys: an older event processed late does not roll it back.
-_REMEMBER = """
-local stored = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '-1')
-if tonumber(ARGV[1]) < stored then return 0 end
-redis.call('HSET', KEYS[1], 'sequence', ARGV[1], 'keys', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
+from bridge.keys import ISSUE_LINKS_KEY, TICKET_LINKS_KEY
 
 
-def linked_for(conn: Redis, event: Event) -> Linked:
-    """Return what the index knows about the event's subject."""
-    subject = event["subject"]
-    if event["source"] == "zendesk":
-        with conn.pipeline(transaction=False) as pipe:
-            pipe.hkeys(TICKET_LINKS_KEY.format(ticket_id=subject["id"]))
-            pipe.hget(TICKET_REFERENCES_KEY.format(ticket_id=subject["id"]), "keys")
-            keys, referenced = pipe.execute()
-        return Linked(
-            jira_issue_keys=tuple(sorted(text(key) for key in keys)),
-            referenced_jira_issue_keys=tuple(orjson.loads(referenced)) if referenced else (),
-        )
-    issue_key = subject.get("key")
-    if subject["kind"] != "issue" or not issue_key:
-        return Linked()
-    tickets = conn.hkeys(ISSUE_LINKS_KEY.format(issue_key=issue_key))
-    return Linked(zendesk_ticket_ids=tuple(sorted(text(ticket) for ticket in tickets)))
+@dataclass(frozen=True)
+class IndexedLink:
+    """A Zendesk link as the index has it."""
+
+    link_id: int
+    issue_key: str
 
 
-def remember_references(conn: Redis | Pipeline, event: Event, retention_s: int) -> None:
-    """Remember which keys a ticket holds, when the event says so (rule 2 compares with the next one)."""
-    if event["source"] != "zendesk" or not event.get("data", {}).get("jira_keys_known"):
-        return
-    keys = sorted(event["refs"].get("jira_issue_keys", []))
-    conn.eval(
-        _REMEMBER,
-        1,
-        TICKET_REFERENCES_KEY.format(ticket_id=event["subject"]["id"]),
-        event["sequence"],
-        orjson.dumps(keys),
-        retention_s,
-    )
+def of_ticket(conn: Redis | Pipeline, ticket_id: str) -> dict[str, IndexedLink]:
+    """Return the ticket's indexed links by issue id."""
+    found = conn.hgetall(TICKET_LINKS_KEY.format(ticket_id=ticket_id))
+    return {text(issue_id): _parse(value) for issue_id, value in found.items()}
 
 
-def link_id(conn: Redis, ticket_id: str, issue_key: str) -> int | None:
-    """Return the Zendesk link id of ``ticket_id`` ↔ ``issue_key``, when the index has it."""
-    found = conn.hget(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_key)
-    return int(found) if found is not None else None
+def tickets_of(conn: Redis | Pipeline, issue_id: str) -> list[str]:
+    """Return the tickets the index links to issue ``issue_id``."""
+    return sorted(text(ticket) for ticket in conn.hkeys(ISSUE_LINKS_KEY.format(issue_id=issue_id)))
 
 
-def add(conn: Redis | Pipeline, ticket_id: str, issue_key: str, zendesk_link_id: int) -> None:
+def get(conn: Redis, ticket_id: str, issue_id: str) -> IndexedLink | None:
+    """Return the indexed link of ``ticket_id`` ↔ ``issue_id``, or None."""
+    found = conn.hget(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id)
+    return _parse(found) if found is not None else None
+
+
+def add(conn: Redis | Pipeline, ticket_id: str, issue_id: str, issue_key: str, zendesk_link_id: int) -> None:
     """Record a link in both directions."""
-    conn.hset(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_key, zendesk_link_id)
-    conn.hset(ISSUE_LINKS_KEY.format(issue_key=issue_key), ticket_id, zendesk_link_id)
+    value = orjson.dumps({"link": zendesk_link_id, "key": issue_key})
+    conn.hset(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id, value)
+    conn.hset(ISSUE_LINKS_KEY.format(issue_id=issue_id), ticket_id, zendesk_link_id)
 
 
-def remove(conn: Redis | Pipeline, ticket_id: str, issue_key: str) -> None:
+def remove(conn: Redis | Pipeline, ticket_id: str, issue_id: str) -> None:
     """Forget a link in both directions."""
-    conn.hdel(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_key)
-    conn.hdel(ISSUE_LINKS_KEY.format(issue_key=issue_key), ticket_id)
+    conn.hdel(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id)
+    conn.hdel(ISSUE_LINKS_KEY.format(issue_id=issue_id), ticket_id)
 
 
-def all_links(conn: Redis) -> dict[tuple[str, str], int]:
-    """Return every indexed link as ``(ticket id, issue key) → Zendesk link id`` (for reconcile)."""
-    links: dict[tuple[str, str], int] = {}
+def all_links(conn: Redis) -> dict[tuple[str, str], IndexedLink]:
+    """Return every indexed link as ``(ticket id, issue id) → link`` (for reconcile)."""
+    links: dict[tuple[str, str], IndexedLink] = {}
     prefix = TICKET_LINKS_KEY.format(ticket_id="")
     for key in conn.scan_iter(match=prefix + "*", count=500):
         ticket_id = text(key)[len(prefix) :]
-        for issue_key, zendesk_link_id in conn.hgetall(key).items():
-            links[(ticket_id, text(issue_key))] = int(zendesk_link_id)
+        for issue_id, value in conn.hgetall(key).items():
+            links[(ticket_id, text(issue_id))] = _parse(value)
     return links
+
+
+def _parse(value: bytes | str) -> IndexedLink:
+    data = orjson.loads(value)
+    return IndexedLink(int(data["link"]), str(data["key"]))

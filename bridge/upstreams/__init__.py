@@ -47,8 +47,22 @@ DESTINATIONS: tuple[str, ...] = (
 """The upstream APIs, by the name their calls go by: each has its own queue, so one cannot hold up another."""
 
 Result = dict[str, Any]
-Perform = Callable[["Clients", "Redis", dict[str, Any], str], Result]
-"""Make one planned action's upstream call(s): ``(clients, redis, params, idempotency key) → result``."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """What an action's function knows of the call it makes besides its parameters."""
+
+    key: str
+    """The call's idempotency key, sent as ``Idempotency-Key``."""
+    version: int
+    """The version of the plan it belongs to (grows with every plan: Jira Software's updateSequenceNumber)."""
+    again: bool = False
+    """An earlier attempt began this very call and its answer may be lost: look before creating."""
+
+
+Perform = Callable[["Clients", "Redis", dict[str, Any], Call], Result]
+"""Make one planned action's upstream call(s): ``(clients, redis, params, call) → result``."""
 
 
 class Client(Protocol):

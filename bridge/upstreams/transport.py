@@ -26,6 +26,7 @@ from bridge.errors import (
     RateLimited,
     RetryableUpstreamError,
     UpstreamError,
+    UpstreamInvalid,
     UpstreamNotFound,
     UpstreamUnavailable,
     UpstreamUnreachable,
@@ -133,6 +134,8 @@ def error_for_status(
         return UpstreamUnavailable(method, url, status, body, retry_after)
     if status == 404:
         return UpstreamNotFound(method, url, status, body, retry_after)
+    if status == 422:
+        return UpstreamInvalid(method, url, status, body, retry_after)
     if is_retryable_status(status):
         return RetryableUpstreamError(method, url, status, body, retry_after)
     return PermanentUpstreamError(method, url, status, body, retry_after)

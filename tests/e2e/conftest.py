@@ -36,10 +36,7 @@ SALESFORCE_FIELD = "customfield_10060"
 FAST_RETRIES = {
     "BRIDGE_RETRY_BASE_S": "0.2",
     "BRIDGE_RETRY_MAX_S": "5",
-    "BRIDGE_CLAIM_TTL_S": "3",
     "BRIDGE_CALLS_JOB_TIMEOUT_S": "6",
-    "BRIDGE_WORKER_GRACE_S": "1",
-    "BRIDGE_WORKER_MAINTENANCE_S": "1",
 }
 
 
@@ -86,18 +83,44 @@ class Bridge:
     def jira(self, payload: dict[str, Any], identifier: str | None = None) -> httpx.Response:
         return self.post(samples.sign_jira(payload, JIRA_SECRET, identifier))
 
+    def issue(
+        self, key: str, tickets: str = "", event: str = "jira:issue_updated", **fields: Any
+    ) -> dict[str, Any]:
+        """Make the issue so on the sandbox's Jira site (its JIRA_ZENDESK_FIELD naming ``tickets``), and
+        return the webhook body Jira sends about it (same id, key and fields)."""
+        issue = self.control.seed_issue(key, fields={ZENDESK_FIELD: tickets, **fields})
+        payload = samples.jira_issue(
+            issue["key"], tickets, event=event, field=ZENDESK_FIELD, issue_id=issue["id"]
+        )
+        payload["issue"]["fields"].update(fields)
+        return payload
+
+    def ticket(
+        self, ticket_id: str, keys: str = "", status: str = "open", subject: str = "Printer on fire"
+    ) -> None:
+        """Make the ticket so on the sandbox's Zendesk (no webhook: the bridge reads it when it must)."""
+        self.control.put_ticket(ticket_id, subject=subject, status=status, jira_keys=keys)
+
     def event_status(self, event_id: str) -> str:
         status = self.redis.hget(keys.EVENT_KEY.format(event_id=event_id), "status")
         return text(status) if status else ""
 
+    def event_reason(self, event_id: str) -> str:
+        reason = self.redis.hget(f"bridge:ev:{event_id}", "reason")
+        return text(reason) if reason else ""
+
     def wait_event(self, event_id: str, statuses: tuple[str, ...] = ("done",), timeout_s: float = 45) -> str:
-        return str(
-            wait_until(
-                lambda: self.event_status(event_id) in statuses and self.event_status(event_id),
-                timeout_s,
-                f"event {event_id} to be {'/'.join(statuses)} (now {self.event_status(event_id)!r})",
-            )
-        )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = self.event_status(event_id)
+            if status in statuses:
+                return status
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"timed out after {timeout_s} s waiting for event {event_id} to be {'/'.join(statuses)}"
+                    f" (now {status!r}: {self.event_reason(event_id)!r})"
+                )
+            time.sleep(0.05)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -159,8 +182,10 @@ def _healthy(url: str) -> bool:
 
 @pytest.fixture
 def e2e(bridge: Bridge) -> Bridge:
-    """The shared bridge, with the sandbox reset and at least one worker running."""
-    bridge.control.reset()
+    """The shared bridge, with the sandbox reset and at least one worker running.
+
+    Issue ids go on across tests (the bridge remembers ids and states of earlier tests' issues)."""
+    bridge.control.reset(keep_ids=True)
     if not any(worker.poll() is None for worker in bridge.workers):
         bridge.start_worker()
         wait_until(lambda: bridge.redis.scard("rq:workers") >= 1, 60, "bridge worker to register")

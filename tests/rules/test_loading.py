@@ -45,9 +45,9 @@ def test_default_rules_load() -> None:
 
     assert [r.name for r in rules.rules][:2] == [
         "zendesk-ticket-links-jira-issues",
-        "zendesk-ticket-unlinks-removed-keys",
+        "zendesk-ticket-unlinks-jira-issues",
     ]
-    assert len(rules) == 8
+    assert len(rules) == 5
 
 
 def test_valid_rule_loads() -> None:
@@ -83,7 +83,7 @@ def test_unknown_keys_at_every_level() -> None:
         (1, "unknown key 'extra' (allowed: rules, version)"),
         (4, "when: unknown key 'iff' (allowed: if, source, type)"),
         (5, "unknown key 'priority' (allowed: actions, as, description, for_each, name, when)"),
-        (10, "unknown key 'colour' (allowed: issue_key, ticket_id)"),
+        (10, "unknown key 'colour' (allowed: issue_id, issue_key, ticket_id)"),
     ]
 
 
@@ -320,13 +320,15 @@ def test_when_without_type_matches_every_type_of_its_source() -> None:
     rules = parse_rules(rule(when="{source: jira}"))
 
     assert rules.accepts_type("jira", "comment.deleted")
-    assert rules.accepts_type("jira", "issue.created")
-    assert not rules.accepts_type("zendesk", "ticket.updated")
+    assert rules.accepts_type("jira", "issuelink.created")
+    assert not rules.accepts_type("zendesk", "comment.created")
 
 
 def test_type_globs_and_lists() -> None:
     rules = parse_rules(rule(when="{source: jira, type: [comment.*, issue.deleted]}"))
 
     assert rules.accepts_type("jira", "comment.updated")
-    assert rules.accepts_type("jira", "issue.deleted")
-    assert not rules.accepts_type("jira", "issue.updated")
+    assert not rules.accepts_type("jira", "issuelink.created")
+    rule_ = rules.rules[0]
+    assert rule_.when.matches("jira", "issue.deleted")
+    assert not rule_.when.matches("jira", "issue.updated")

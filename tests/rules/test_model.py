@@ -22,14 +22,16 @@ def action(**params: object) -> PlannedAction:
         event_id="e1",
         sequence=1,
         subject="zendesk:ticket:5001",
+        object="zendesk.jira_link:5001:10001",
+        version=7,
     )
 
 
-def test_idempotency_key_is_sha256_of_kind_target_subject_sequence_and_canonical_params() -> None:
+def test_idempotency_key_is_sha256_of_kind_object_version_and_canonical_params() -> None:
     planned = action(ticket_id="5001", issue_key="PROJ-1", note="Zürich")
     canonical = json.dumps(planned.params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     expected = hashlib.sha256(
-        f"zendesk.jira_link.create\nzendesk:5001\nzendesk:ticket:5001\n1\n{canonical}".encode()
+        f"zendesk.jira_link.create\nzendesk.jira_link:5001:10001\n7\n{canonical}".encode()
     ).hexdigest()
 
     assert planned.idempotency_key == expected
@@ -44,17 +46,23 @@ def test_idempotency_key_ignores_param_order_but_not_values() -> None:
     assert first.idempotency_key != other.idempotency_key
 
 
-def test_idempotency_key_ignores_event_and_rule_but_not_the_subjects_sequence() -> None:
+def test_idempotency_key_ignores_event_and_rule_but_not_the_plans_version() -> None:
     planned = action(ticket_id="5001", issue_key="PROJ-1")
-    replayed = PlannedAction(**{**planned.to_dict(), "event_id": "e2", "rule": "other"})
-    later = PlannedAction(**{**planned.to_dict(), "event_id": "e3", "sequence": 2})
+    rerun = PlannedAction(**{**planned.to_dict(), "event_id": "e2", "rule": "other", "sequence": 2})
+    later = PlannedAction(**{**planned.to_dict(), "event_id": "e3", "version": 8})
 
-    assert planned.idempotency_key == replayed.idempotency_key
+    # A re-run of the same plan makes each call once; a newer plan (open → solved → open) makes it again.
+    assert planned.idempotency_key == rerun.idempotency_key
     assert planned.idempotency_key != later.idempotency_key
 
 
 def test_planned_actions_round_trip_through_json() -> None:
-    planned = load_rules(None).plan(ticket("5001", "PROJ-1, PROJ-2"), SETTINGS, Linked(("PROJ-9",)))
+    issues = (
+        {"id": "10001", "key": "PROJ-1", "wanted": True},
+        {"id": "10009", "key": "PROJ-9", "wanted": False},
+    )
+    planned = load_rules(None).plan(ticket("5001", "PROJ-1, PROJ-2"), SETTINGS, Linked(issues=issues))
+    assert planned
 
     restored = [PlannedAction.from_dict(orjson.loads(orjson.dumps(a.to_dict()))) for a in planned]
 

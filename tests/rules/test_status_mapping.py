@@ -14,6 +14,21 @@ from bridge.rules.model import Linked
 from bridge.rules.ruleset import RuleSet
 from tests.rules.events import CONNECT_SETTINGS, ticket, zendesk_event
 
+LINKED = Linked(
+    jira_issue_keys=("PROJ-1",),
+    issues=(
+        {
+            "id": "10001",
+            "key": "PROJ-1",
+            "wanted": True,
+            "by_ticket": True,
+            "by_issue": False,
+            "linked": False,
+        },
+    ),
+)
+"""The ticket is linked with PROJ-1 (the planner says so): rule 6 submits its link."""
+
 
 @pytest.fixture(scope="module")
 def rules() -> RuleSet:
@@ -21,7 +36,7 @@ def rules() -> RuleSet:
 
 
 def _status(rules: RuleSet, status: str) -> tuple[str, str]:
-    planned = rules.plan(ticket("5001", "PROJ-1", status), CONNECT_SETTINGS, Linked())
+    planned = rules.plan(ticket("5001", "PROJ-1", status), CONNECT_SETTINGS, LINKED)
     (submit,) = [a for a in planned if a.kind == "jira_software.remote_link.submit"]
     return submit.params["status_appearance"], submit.params["status_label"]
 
@@ -49,6 +64,6 @@ def test_a_status_that_is_not_text_is_no_status(rules: RuleSet) -> None:
     event = zendesk_event(payload)
 
     assert event["data"]["status"] == ""
-    planned = rules.plan(event, CONNECT_SETTINGS, Linked())
+    planned = rules.plan(event, CONNECT_SETTINGS, LINKED)
     (submit,) = [a for a in planned if a.kind == "jira_software.remote_link.submit"]
     assert (submit.params["status_appearance"], submit.params["status_label"]) == ("default", "Unknown")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 
 from bridge.rules.params import BOOL, ID, STR, ActionSpec
-from bridge.upstreams import Action, Result, delete
+from bridge.upstreams import Action, Call, Result, delete
 from bridge.upstreams.jira.client import JiraClient, RemoteLink, RemoteLinkObject
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ _REMOTE_LINK_OPTIONAL = {
 }
 
 
-def remote_link_upsert(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def remote_link_upsert(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     jira = clients.need("jira", JiraClient, VARIABLES)
     link = RemoteLink(
         globalId=params["global_id"],
@@ -48,15 +48,15 @@ def remote_link_upsert(clients: Clients, conn: Redis, params: dict[str, Any], ke
             status={"resolved": bool(params["status_resolved"])} if "status_resolved" in params else None,
         ),
     )
-    saved = jira.upsert_remote_link(params["issue"], link, idempotency_key=key)
+    saved = jira.upsert_remote_link(params["issue"], link, idempotency_key=call.key)
     return {"id": saved.id, "created": saved.created}
 
 
-def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     jira = clients.need("jira", JiraClient, VARIABLES)
     return delete(
         lambda: jira.delete_remote_link_by_global_id(
-            params["issue"], params["global_id"], idempotency_key=key
+            params["issue"], params["global_id"], idempotency_key=call.key
         )
     )
 
@@ -69,11 +69,19 @@ ACTIONS = (
             "issue",
             {"issue": ID, "global_id": STR, "url": STR, "title": STR},
             _REMOTE_LINK_OPTIONAL,
+            object_params=("issue", "global_id"),
         ),
         remote_link_upsert,
     ),
     Action(
-        ActionSpec("jira.remote_link.delete", "jira", "issue", {"issue": ID, "global_id": STR}, {}),
+        ActionSpec(
+            "jira.remote_link.delete",
+            "jira",
+            "issue",
+            {"issue": ID, "global_id": STR},
+            {},
+            object_params=("issue", "global_id"),
+        ),
         remote_link_delete,
     ),
 )

@@ -13,7 +13,7 @@ from redis import Redis
 
 from bridge.errors import PermanentUpstreamError
 from bridge.rules.params import ID, INT, KEYS, STR, ActionSpec
-from bridge.upstreams import Action, Result, delete
+from bridge.upstreams import Action, Call, Result, delete
 from bridge.upstreams.jira_software.client import JiraSoftwareClient, SoftwareRemoteLink
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ VARIABLES = "JIRA_CONNECT_APP_KEY and JIRA_CONNECT_SHARED_SECRET"
 """What a Jira Software call needs set (besides JIRA_BASE_URL)."""
 
 
-def remote_link_submit(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def remote_link_submit(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     software = clients.need("jira_software", JiraSoftwareClient, VARIABLES)
     status = None
     if params.get("status_appearance") or params.get("status_label"):
@@ -33,7 +33,8 @@ def remote_link_submit(clients: Clients, conn: Redis, params: dict[str, Any], ke
         }
     link = SoftwareRemoteLink(
         id=params["id"],
-        updateSequenceNumber=params["update_sequence_number"],
+        # Jira keeps the link with the highest number: the plan's version grows with every plan.
+        updateSequenceNumber=params.get("update_sequence_number") or call.version,
         displayName=params["display_name"],
         url=params["url"],
         type=params["type"],
@@ -42,7 +43,7 @@ def remote_link_submit(clients: Clients, conn: Redis, params: dict[str, Any], ke
         associations=[{"associationType": "issueKeys", "values": list(params["issue_keys"])}],
         status=status,
     )
-    result = software.submit_remote_links([link], idempotency_key=key)
+    result = software.submit_remote_links([link], idempotency_key=call.key)
     if params["id"] in result.rejected_remote_links:
         raise PermanentUpstreamError(
             "POST", "rest/remotelinks/1.0/bulk", 202, str(result.rejected_remote_links[params["id"]])
@@ -50,9 +51,9 @@ def remote_link_submit(clients: Clients, conn: Redis, params: dict[str, Any], ke
     return {"accepted": result.accepted_remote_links}
 
 
-def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     software = clients.need("jira_software", JiraSoftwareClient, VARIABLES)
-    return delete(lambda: software.delete_remote_link(params["id"], idempotency_key=key))
+    return delete(lambda: software.delete_remote_link(params["id"], idempotency_key=call.key))
 
 
 ACTIONS = (
@@ -67,9 +68,14 @@ ACTIONS = (
                 "display_name": STR,
                 "url": STR,
                 "type": STR,
-                "update_sequence_number": INT,
             },
-            {"last_updated": STR, "description": STR, "status_appearance": STR, "status_label": STR},
+            {
+                "update_sequence_number": INT,
+                "last_updated": STR,
+                "description": STR,
+                "status_appearance": STR,
+                "status_label": STR,
+            },
         ),
         remote_link_submit,
     ),

@@ -13,7 +13,7 @@ from redis import Redis
 
 from bridge.errors import UpstreamNotFound
 from bridge.rules.params import DICT, ID, ActionSpec
-from bridge.upstreams import Action, Result, delete
+from bridge.upstreams import Action, Call, Result, delete
 from bridge.upstreams.jsm.client import JsmOpsClient
 
 if TYPE_CHECKING:
@@ -33,33 +33,35 @@ def _action_id(clients: Clients, params: dict[str, Any]) -> str | None:
     return None
 
 
-def integration_action_create(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def integration_action_create(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     jsm = clients.need("jsm", JsmOpsClient, VARIABLES)
     name = params["action"].get("name")
     for existing in jsm.iter_actions(params["integration_id"]):
         if name is not None and existing.name == name:
             return {"id": existing.id, "created": False, "reason": "an action of that name exists"}
-    created = jsm.create_action(params["integration_id"], params["action"], idempotency_key=key)
+    created = jsm.create_action(params["integration_id"], params["action"], idempotency_key=call.key)
     return {"id": created.id, "created": True}
 
 
-def integration_action_update(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def integration_action_update(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     jsm = clients.need("jsm", JsmOpsClient, VARIABLES)
     action_id = _action_id(clients, params)
     if action_id is None:
         raise UpstreamNotFound(
             "PATCH", "integration action", 404, f"no action named {params.get('action_name')!r}"
         )
-    updated = jsm.update_action(params["integration_id"], action_id, params["changes"], idempotency_key=key)
+    updated = jsm.update_action(
+        params["integration_id"], action_id, params["changes"], idempotency_key=call.key
+    )
     return {"id": updated.id}
 
 
-def integration_action_delete(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def integration_action_delete(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     jsm = clients.need("jsm", JsmOpsClient, VARIABLES)
     action_id = _action_id(clients, params)
     if action_id is None:
         return {"deleted": False, "reason": "not found"}
-    return delete(lambda: jsm.delete_action(params["integration_id"], action_id, idempotency_key=key))
+    return delete(lambda: jsm.delete_action(params["integration_id"], action_id, idempotency_key=call.key))
 
 
 ACTIONS = (
@@ -81,6 +83,7 @@ ACTIONS = (
             {"integration_id": ID, "changes": DICT},
             {},
             one_of=(("action_name", "action_id"),),
+            object_params=("integration_id", ("action_name", "action_id")),
         ),
         integration_action_update,
     ),
@@ -92,6 +95,7 @@ ACTIONS = (
             {"integration_id": ID},
             {},
             one_of=(("action_name", "action_id"),),
+            object_params=("integration_id", ("action_name", "action_id")),
         ),
         integration_action_delete,
     ),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 
 from bridge.rules.params import ASSOCIATIONS, ID, ActionSpec
-from bridge.upstreams import Action, Result
+from bridge.upstreams import Action, Call, Result
 from bridge.upstreams.salesforce.client import Association, SalesforceConnectorClient
 
 if TYPE_CHECKING:
@@ -21,15 +21,15 @@ def _associations(params: dict[str, Any]) -> list[Association]:
     return [Association.model_validate(item) for item in params["associations"]]
 
 
-def associations_add(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def associations_add(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     salesforce = clients.need("salesforce", SalesforceConnectorClient, VARIABLES)
-    saved = salesforce.add_associations(params["issue"], _associations(params), idempotency_key=key)
+    saved = salesforce.add_associations(params["issue"], _associations(params), idempotency_key=call.key)
     return {"message": saved.message}
 
 
-def associations_replace(clients: Clients, conn: Redis, params: dict[str, Any], key: str) -> Result:
+def associations_replace(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     salesforce = clients.need("salesforce", SalesforceConnectorClient, VARIABLES)
-    saved = salesforce.replace_associations(params["issue"], _associations(params), idempotency_key=key)
+    saved = salesforce.replace_associations(params["issue"], _associations(params), idempotency_key=call.key)
     return {"message": saved.message}
 
 

@@ -36,9 +36,14 @@ class Sandbox:
         self.calls = CallLog()
         self.faults = FaultTable()
 
-    def reset(self) -> None:
-        """Forget every record, call and fault."""
+    def reset(self, keep_ids: bool = False) -> None:
+        """Forget every record, call and fault (``keep_ids``: new issues go on from the ids given so far,
+        as on a real site, so that a bridge that remembers ids from before the reset meets no other issue
+        under one of them)."""
+        next_id = self.issues.next_id
         self.issues.reset()
+        if keep_ids:
+            self.issues.next_id = next_id
         for api in self.apis.values():
             api.reset()
         self.calls.clear()

@@ -33,7 +33,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
     """The routes of the control API for ``sandbox``."""
 
     async def reset(request: Request) -> Response:
-        sandbox.reset()
+        sandbox.reset(keep_ids=request.query_params.get("keep_ids") == "true")
         return json_response({"reset": True})
 
     async def state(request: Request) -> Response:

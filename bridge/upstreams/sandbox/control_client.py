@@ -21,9 +21,9 @@ class SandboxControl:
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def reset(self) -> None:
-        """Forget every record, call and fault."""
-        self._call("POST", "/reset")
+    def reset(self, keep_ids: bool = False) -> None:
+        """Forget every record, call and fault (``keep_ids``: issue ids go on from where they were)."""
+        self._call("POST", "/reset", params={"keep_ids": "true"} if keep_ids else None)
 
     def state(self) -> dict[str, Any]:
         """Every API's state."""

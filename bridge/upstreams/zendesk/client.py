@@ -1,6 +1,8 @@
-"""Zendesk Support: links between tickets and Jira issues.
+"""Zendesk Support: links between tickets and Jira issues, and the tickets themselves (read only).
 
 https://developer.zendesk.com/api-reference/ticketing/jira/links/
+https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/
+https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/
 
 Basic auth as ``{email}/token:{api_token}``. The cursor list is an iterator over every page; the
 deprecated ``since_id`` list is kept for accounts that still depend on it.
@@ -40,6 +42,31 @@ class JiraLink(UpstreamModel):
     def _as_text(cls, value: Any) -> str:
         # The docs disagree on string vs integer; live answers carry strings. Compare as text.
         return str(value)
+
+
+class Ticket(UpstreamModel):
+    """A ticket as the Tickets API shows it (only what the bridge reads is typed)."""
+
+    id: int
+    subject: str | None = None
+    status: str = ""
+    priority: str | None = None
+    updated_at: str
+    url: str | None = None
+    custom_fields: list[dict[str, Any]] = Field(default_factory=list)
+
+    def field(self, field_id: str) -> Any:
+        """Return the value of custom field ``field_id`` (None when the ticket has none)."""
+        for custom in self.custom_fields:
+            if str(custom.get("id")) == field_id:
+                return custom.get("value")
+        return None
+
+
+class ExportPage(UpstreamModel):
+    tickets: list[Ticket] = Field(default_factory=list)
+    after_cursor: str | None = None
+    end_of_stream: bool = True
 
 
 class LinkPage(UpstreamModel):
@@ -110,6 +137,29 @@ class ZendeskClient:
     def delete_link(self, link_id: int, *, idempotency_key: str | None = None) -> None:
         """Delete one link."""
         self.transport.request("DELETE", f"{SERVICE_PATH}/{int(link_id)}", idempotency_key=idempotency_key)
+
+    def get_ticket(self, ticket_id: str, *, idempotency_key: str | None = None) -> Ticket:
+        """Return a ticket; raise ``UpstreamNotFound`` when it is deleted (soft or for good) or unknown."""
+        answer = self.transport.json(
+            "GET", f"api/v2/tickets/{int(ticket_id)}.json", idempotency_key=idempotency_key
+        )
+        return Ticket.model_validate(answer["ticket"])
+
+    def export_tickets(
+        self, start_time: int | None = None, cursor: str | None = None, per_page: int = 1000
+    ) -> ExportPage:
+        """Return one page of the incremental ticket export, from ``start_time`` (epoch s) or a ``cursor``.
+
+        Soft-deleted tickets come with status ``deleted``; the page's ``after_cursor`` goes on where it
+        stopped, and ``end_of_stream`` says whether anything was left.
+        """
+        params: dict[str, str | int] = {"per_page": per_page}
+        if cursor is not None:
+            params["cursor"] = cursor
+        elif start_time is not None:
+            params["start_time"] = start_time
+        answer = self.transport.json("GET", "api/v2/incremental/tickets/cursor.json", params=params)
+        return ExportPage.model_validate(answer)
 
     def close(self) -> None:
         self.transport.close()

@@ -73,7 +73,9 @@ def test_the_incremental_export_pages_by_update_time_and_lists_deleted_tickets(
     page = first.json()
     assert [ticket["id"] for ticket in page["tickets"]] == [8003, 8002]
     assert page["end_of_stream"] is False
-    following = zendesk.get("/api/v2/incremental/tickets/cursor.json", params={"cursor": page["after_cursor"]})
+    following = zendesk.get(
+        "/api/v2/incremental/tickets/cursor.json", params={"cursor": page["after_cursor"]}
+    )
     rest = following.json()
     assert [(ticket["id"], ticket["status"]) for ticket in rest["tickets"]] == [(8004, "deleted")]
     assert rest["end_of_stream"] is True

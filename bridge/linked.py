@@ -1,0 +1,202 @@
+"""What the rules see besides the event (``linked``), and what a plan changes of who names whom.
+
+A ticket and an issue are linked when either names the other — the ticket's Jira field holds one of the
+issue's keys, or the issue's JIRA_ZENDESK_FIELD holds the ticket's id — and neither is deleted. The
+ticket's plan makes and unmakes the links (its remote links carry the ticket's subject and status, which
+only the ticket knows); an issue's plan changes what it names and which tickets must be planned again
+(``Changes.cascades``): those it names or stops naming, and all of its tickets when it moved (a new key
+to show) or was deleted.
+
+Everything read here that another plan writes is WATCHed on the planner's pipeline: the sets of who
+names whom and the states of the subjects on the other side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.client import Pipeline
+
+from bridge import ordering
+from bridge.errors import NotConfigured, RetryableUpstreamError, RetryLater, UpstreamNotFound
+from bridge.event import Event
+from bridge.rules.model import Linked
+from bridge.stores import issue_ids, links, subjects
+from bridge.upstreams.jira.client import JiraClient
+
+if TYPE_CHECKING:
+    from bridge.planner import Planner
+
+
+@dataclass
+class Changes:
+    """What a plan changes besides its subject's state: who names whom, and the subjects to plan again."""
+
+    names: list[tuple[str, set[str], set[str], str]] = field(default_factory=list)
+    """(kind named, ids now named, ids no longer named, by whom)."""
+    key_names: tuple[set[str], set[str], str] | None = None
+    """(keys without an issue now named, no longer named, by which ticket)."""
+    current_key: tuple[str, str] | None = None
+    """(issue id, its current key)."""
+    cascades: set[tuple[str, str]] = field(default_factory=set)
+
+    def apply(self, pipe: Pipeline, ttl_s: int) -> None:
+        """Write the changes in the planner's transaction."""
+        for kind, named, unnamed, by in self.names:
+            subjects.rename(pipe, kind, named, unnamed, by, ttl_s)
+        if self.key_names is not None:
+            subjects.rename_keys(pipe, *self.key_names, ttl_s)
+        if self.current_key is not None:
+            issue_ids.set_current_key(pipe, *self.current_key)
+
+
+def ticket_view(
+    planner: Planner, pipe: Pipeline, view: Event, new: subjects.Stored, stored: subjects.Stored | None
+) -> tuple[Linked, Changes]:
+    """Return ``linked`` for a ticket's plan, and fill in what the plan wants linked (``new.links``)."""
+    ticket_id = new.id
+    state = new.state
+    keys = state.get("jira_issue_keys")
+    resolved, unresolved = resolve(planner, list(keys or []))
+    live = not state.get("deleted")
+    named = set(resolved.values()) if live else set()
+    subjects.watch(pipe, subjects.named_by_key(ordering.TICKET, ticket_id))
+    naming = subjects.named_by(pipe, ordering.TICKET, ticket_id)
+    before = set(stored.links) if stored else set()
+    indexed = links.of_ticket(planner.conn, ticket_id)
+    related = sorted(set(resolved.values()) | naming | before | set(indexed))
+    issues = _issue_states(pipe, related)
+    known_keys = issue_ids.current_keys(planner.conn, related)
+    by_key = {issue_id: key for key, issue_id in resolved.items()}
+    entries: list[dict[str, Any]] = []  # id, key, by_ticket, by_issue, linked, wanted
+    for issue_id in related:
+        issue = issues.get(issue_id)
+        exists = not (issue is not None and issue.state.get("deleted"))
+        key = (issue.state.get("key") if issue else None) or known_keys.get(issue_id) or by_key.get(issue_id)
+        if key is None and issue_id in indexed:
+            key = indexed[issue_id].issue_key
+        entry = {
+            "id": issue_id,
+            "key": key,
+            "by_ticket": issue_id in named,
+            "by_issue": issue_id in naming,
+            "linked": issue_id in before or issue_id in indexed,
+        }
+        entry["wanted"] = live and exists and key is not None and (entry["by_ticket"] or entry["by_issue"])
+        if entry["wanted"] or entry["linked"]:
+            entries.append(entry)
+    new.links = [entry["id"] for entry in entries if entry["wanted"]]
+    new.named = sorted(named)
+    new.named_keys = sorted(unresolved) if live else []
+    old_named = set(stored.named) if stored else set()
+    old_keys = set(stored.named_keys) if stored else set()
+    changes = Changes(
+        names=[(ordering.ISSUE, named - old_named, old_named - named, ticket_id)],
+        key_names=(set(new.named_keys) - old_keys, old_keys - set(new.named_keys), ticket_id),
+    )
+    referenced = stored.state.get("jira_issue_keys") if stored else None
+    linked = Linked(
+        jira_issue_keys=tuple(str(entry["key"]) for entry in entries if entry["wanted"]),
+        referenced_jira_issue_keys=tuple(referenced or ()),
+        issues=tuple(entries),
+    )
+    return linked, changes
+
+
+def issue_view(
+    planner: Planner, pipe: Pipeline, view: Event, new: subjects.Stored, stored: subjects.Stored | None
+) -> tuple[Linked, Changes]:
+    """Return ``linked`` for an issue's plan, and the tickets to plan again after it."""
+    issue_id = new.id
+    state = new.state
+    before = stored.state if stored else {}
+    key, key_before = state.get("key"), before.get("key")
+    deleted, deleted_before = bool(state.get("deleted")), bool(before.get("deleted"))
+    field_now = state.get("zendesk_ticket_ids")
+    names_now = set(field_now if field_now is not None else before.get("zendesk_ticket_ids") or [])
+    names_before = set(before.get("zendesk_ticket_ids") or [])
+    subjects.watch(pipe, subjects.named_by_key(ordering.ISSUE, issue_id))
+    naming = subjects.named_by(pipe, ordering.ISSUE, issue_id)
+    waiting: set[str] = set()
+    if key:
+        subjects.watch(pipe, subjects.named_key_key(str(key)))
+        waiting = subjects.tickets_naming_key(pipe, str(key))
+    indexed = set(links.tickets_of(planner.conn, issue_id))
+    everyone = names_now | names_before | naming | indexed | waiting
+    cascades: set[str] = set(names_now ^ names_before)
+    if stored is None:
+        cascades |= names_now | waiting
+    if deleted != deleted_before or (stored is not None and key != key_before):
+        cascades |= everyone
+    named = set() if deleted else names_now
+    was_named = set() if deleted_before else names_before
+    changes = Changes(
+        names=[(ordering.TICKET, named - was_named, was_named - named, issue_id)],
+        current_key=(issue_id, str(key)) if key and not deleted else None,
+        cascades={(ordering.TICKET, ticket_id) for ticket_id in cascades},
+    )
+    entries: list[dict[str, Any]] = [
+        {
+            "id": ticket_id,
+            "by_issue": ticket_id in names_now,
+            "by_ticket": ticket_id in naming,
+            "linked": ticket_id in indexed,
+            "wanted": not deleted and (ticket_id in names_now or ticket_id in naming),
+        }
+        for ticket_id in sorted(names_now | naming | indexed)
+    ]
+    linked = Linked(
+        zendesk_ticket_ids=tuple(str(entry["id"]) for entry in entries if entry["wanted"]),
+        tickets=tuple(entries),
+    )
+    return linked, changes
+
+
+def resolve(planner: Planner, keys: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Return ``{key: issue id}`` for the keys that name an issue, and the keys that name none.
+
+    Remembered ids answer; an unknown key costs one ``GET /rest/api/2/issue/{key}`` (which also finds a
+    moved issue by its old key). Without Jira configured no key can be resolved.
+    """
+    remembered = issue_ids.ids(planner.conn, keys)
+    resolved: dict[str, str] = {}
+    unresolved: list[str] = []
+    for key in keys:
+        found = remembered.get(key)
+        if found is None:
+            found = _ask_jira(planner, key)
+        if found:
+            resolved[key] = found
+        else:
+            unresolved.append(key)
+    return resolved, unresolved
+
+
+def _ask_jira(planner: Planner, key: str) -> str:
+    try:
+        jira = planner.clients.need("jira", JiraClient, "JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN")
+        issue = jira.get_issue(key, fields="updated")
+    except NotConfigured:
+        return issue_ids.UNKNOWN
+    except UpstreamNotFound:
+        issue_ids.remember_unknown(planner.conn, key)
+        return issue_ids.UNKNOWN
+    except RetryableUpstreamError as error:
+        raise RetryLater(error.retry_after or 1.0, f"looking up {key}: {error}") from error
+    issue_ids.remember_keys(planner.conn, issue.id, key, issue.key)
+    issue_ids.set_current_key(planner.conn, issue.id, issue.key)
+    return issue.id
+
+
+def _issue_states(pipe: Pipeline, issue_ids_: list[str]) -> dict[str, subjects.Stored]:
+    """Load (and WATCH) the states of the issues on the other side of a ticket's links."""
+    if not issue_ids_:
+        return {}
+    subjects.watch(pipe, *(subjects.subject_key(ordering.ISSUE, issue_id) for issue_id in issue_ids_))
+    found = {}
+    for issue_id in issue_ids_:
+        stored = subjects.load(pipe, ordering.ISSUE, issue_id)
+        if stored is not None:
+            found[issue_id] = stored
+    return found

@@ -1,0 +1,287 @@
+"""Planning: an event → its subject's newest state → the rules → versioned calls, in one transaction.
+
+The promise is that every upstream ends as the rules define for the newest state of every ticket and
+issue, whatever order deliveries come in. Planning keeps it in four steps:
+
+1. **Order** (bridge/ordering.py): the event's state of its subject is compared with the state the bridge
+   applied last (bridge/stores/subjects.py). An older one plans nothing; the same state plans nothing; a
+   tie the clocks cannot break is settled by reading the subject from its source (bridge/sources/current.py).
+2. **Look**: the rules see the subject's whole newest state and ``linked`` (bridge/linked.py): for a ticket,
+   every issue it is or was linked with and whether either side still names the other.
+3. **Plan**: the rules (bridge/rules/) turn that into actions; every action of one plan gets the plan's
+   version, a number that grows with every plan. A call of an older plan never takes effect on a record
+   after a call of a newer one (bridge/executor.py), so a late retry cannot undo newer state.
+4. **Commit**: the subject's new state, who names whom, the calls (on their destinations' waiting lists)
+   and the re-plans of the subjects this change concerns (``cascades``: the tickets of an issue that moved,
+   was deleted or named other tickets) are written in one MULTI, under WATCH of everything read in 1-2.
+   Another worker that changed any of it meanwhile makes this plan start over (optimistic locking), so
+   plans of one subject, and of a ticket and its issues, are serializable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+
+from bridge import defaults, job_queues, keys, ordering
+from bridge.errors import NotConfigured, RetryableUpstreamError, RetryLater
+from bridge.event import Event, new_event_id
+from bridge.linked import Changes, issue_view, ticket_view
+from bridge.rules.model import Linked, PlannedAction
+from bridge.rules.ruleset import RuleSet
+from bridge.settings import Settings
+from bridge.sources import current
+from bridge.stores import batches, history, issue_ids, subjects
+from bridge.upstreams import Clients
+
+PlanOutcome = Literal["planned", "skipped", "superseded", "unchanged"]
+
+
+@dataclass
+class Plan:
+    """What planning made of an event: the calls, and why there are none when there are none."""
+
+    outcome: PlanOutcome
+    reason: str
+    event: Event
+    actions: list[PlannedAction] = field(default_factory=list)
+    not_configured: list[PlannedAction] = field(default_factory=list)
+    cascades: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def destinations(self) -> list[str]:
+        return sorted({action.destination for action in self.actions})
+
+
+class _ReadSource(Exception):
+    """The event's state ties with the applied one: only the source can tell which is newer."""
+
+
+class Planner:
+    """Plans events for one worker process (its rules, settings and clients)."""
+
+    def __init__(self, conn: Redis, rules: RuleSet, settings: Settings, clients: Clients) -> None:
+        self.conn = conn
+        self.rules = rules
+        self.settings = settings
+        self.clients = clients
+
+    def plan(self, event: Event) -> Plan:
+        """Plan ``event`` and commit its calls.
+
+        Raises ``RetryLater`` when the source must be read and cannot be now (the event job is retried),
+        ``RuleError`` when a rule fails on it.
+        """
+        candidate = ordering.candidate_of(event)
+        if candidate is None:
+            return self._plan_stateless(event)
+        if candidate.kind == ordering.ISSUE:
+            # Any key an issue had names it for good (a moved issue's old key still finds it).
+            aliases = [event["subject"].get("key", ""), str(event.get("data", {}).get("previous_key") or "")]
+            issue_ids.remember_keys(self.conn, candidate.id, *aliases)
+        for _ in range(defaults.PLAN_ATTEMPTS):
+            try:
+                return self._attempt(event, candidate)
+            except WatchError:
+                continue
+            except _ReadSource:
+                event = self._from_source(candidate.kind, candidate.id, event)
+                found = ordering.candidate_of(event)
+                assert found is not None
+                candidate = found
+        raise RetryLater(
+            1.0, f"{candidate.kind} {candidate.id} kept changing while it was planned", counts=False
+        )
+
+    def replan(self, kind: str, subject_id: str, reason: str) -> Plan:
+        """Plan a subject again from its newest state (a cascade, a resync): nothing is compared.
+
+        A subject the bridge never saw is read from its source first.
+        """
+        for _ in range(defaults.PLAN_ATTEMPTS):
+            try:
+                with self.conn.pipeline() as pipe:
+                    subjects.watch(pipe, subjects.subject_key(kind, subject_id))
+                    stored = subjects.load(pipe, kind, subject_id)
+                    if stored is None:
+                        pipe.reset()
+                        return self.plan(self._from_source(kind, subject_id, None, reason))
+                    event = _replay_event(stored, reason)
+                    history.save_event(self.conn, event, self.settings.record_retention_s)
+                    candidate = ordering.candidate_of(event)
+                    assert candidate is not None
+                    return self._commit(pipe, event, candidate, stored, stored.state)
+            except WatchError:
+                continue
+        raise RetryLater(1.0, f"{kind} {subject_id} kept changing while it was planned", counts=False)
+
+    def _attempt(self, event: Event, candidate: ordering.Candidate) -> Plan:
+        with self.conn.pipeline() as pipe:
+            key = subjects.subject_key(candidate.kind, candidate.id)
+            subjects.watch(pipe, key)
+            stored = subjects.load(pipe, candidate.kind, candidate.id)
+            merged = ordering.merge(stored.state if stored else None, candidate.partial)
+            if stored is not None:
+                order = ordering.compare(candidate, stored.sequence, stored.precision, merged == stored.state)
+                subject = f"{candidate.kind} {candidate.id}"
+                if order is ordering.Order.OLDER:
+                    return Plan("superseded", f"{subject} is newer already (event {stored.event_id})", event)
+                if order is ordering.Order.SAME:
+                    if candidate.sequence >= stored.sequence + stored.precision:
+                        pipe.multi()
+                        pipe.hset(
+                            key, mapping={"sequence": candidate.sequence, "precision": candidate.precision}
+                        )
+                        pipe.execute()
+                    return Plan(
+                        "unchanged", f"{subject} is in this state already (event {stored.event_id})", event
+                    )
+                if order is ordering.Order.AMBIGUOUS:
+                    raise _ReadSource
+            return self._commit(pipe, event, candidate, stored, merged)
+
+    def _commit(
+        self,
+        pipe: Pipeline,
+        event: Event,
+        candidate: ordering.Candidate,
+        stored: subjects.Stored | None,
+        merged: dict[str, object],
+    ) -> Plan:
+        kind = candidate.kind
+        view = ordering.rules_event(event, kind, merged)
+        sequence, precision = candidate.sequence, candidate.precision
+        if stored is not None and stored.sequence > sequence:
+            sequence = stored.sequence  # a source read lagging a delivery: the order never goes back
+        new = subjects.Stored(kind, candidate.id, sequence, precision, dict(merged), view["id"])
+        if kind == ordering.TICKET:
+            linked, changes = ticket_view(self, pipe, view, new, stored)
+        else:
+            linked, changes = issue_view(self, pipe, view, new, stored)
+        actions = self.rules.plan(view, self.settings, linked)
+        return self._write(pipe, view, actions, changes, new)
+
+    def _plan_stateless(self, event: Event) -> Plan:
+        """Plan an event about something without a state of its own (a comment, an issue link)."""
+        actions = self.rules.plan(event, self.settings, Linked())
+        with self.conn.pipeline() as pipe:
+            return self._write(pipe, event, actions, Changes(), None)
+
+    def _write(
+        self,
+        pipe: Pipeline,
+        event: Event,
+        actions: list[PlannedAction],
+        changes: Changes,
+        new: subjects.Stored | None,
+    ) -> Plan:
+        version = subjects.next_version(self.conn, time.time_ns() // 1000)
+        versioned = [replace(action, version=version) for action in actions]
+        kept = [action for action in versioned if action.destination in self.clients]
+        skipped = [action for action in versioned if action.destination not in self.clients]
+        by_destination: dict[str, list[PlannedAction]] = {}
+        for action in kept:
+            by_destination.setdefault(action.destination, []).append(action)
+        ttl = self.settings.idempotency_ttl_s
+        pipe.multi()
+        if new is not None:
+            subjects.save(pipe, new, ttl)
+        changes.apply(pipe, ttl)
+        for destination, planned in by_destination.items():
+            batches.add(pipe, event["id"], destination, [action.to_dict() for action in planned])
+        cause = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
+        for kind, subject_id in changes.cascades:
+            job_queues.enqueue_replan(self.conn, pipe, kind, subject_id, cause)
+        event_key = keys.EVENT_KEY.format(event_id=event["id"])
+        replans = ", ".join(f"{kind} {subject_id}" for kind, subject_id in sorted(changes.cascades))
+        if kept:
+            pipe.hset(event_key, history.PENDING_FIELD, len(by_destination))
+            history.set_event_status(pipe, event["id"], "planned", actions=len(versioned))
+            reason = ""
+        elif replans:
+            # Its effect is the re-plans of the subjects it concerns (their own events show their calls).
+            reason = f"no call of its own; planned again: {replans}"
+            history.set_event_status(pipe, event["id"], "done", reason, actions=len(skipped))
+        else:
+            reason = "no rule planned a call"
+            history.set_event_status(pipe, event["id"], "skipped", reason, actions=len(skipped))
+        pipe.execute()
+        outcome: PlanOutcome = "planned" if kept else "skipped"
+        return Plan(outcome, reason, event, kept, skipped, sorted(changes.cascades))
+
+    def _from_source(self, kind: str, subject_id: str, delivered: Event | None, reason: str = "tie") -> Event:
+        """Read the subject from its source (and record the read as an event for operators); without one
+        configured, the delivered state stands."""
+        event = self._read(kind, subject_id, delivered, reason)
+        if delivered is None or event["id"] != delivered["id"]:
+            history.save_event(self.conn, event, self.settings.record_retention_s)
+        return event
+
+    def _read(self, kind: str, subject_id: str, delivered: Event | None, reason: str) -> Event:
+        delivery = f"source:{reason}:{delivered['id'] if delivered else subject_id}"
+        try:
+            if kind == ordering.TICKET:
+                return current.read_ticket(self.clients, self.settings, subject_id, delivery)
+            return current.read_issue(self.clients, self.settings, subject_id, delivery)
+        except RetryableUpstreamError as error:
+            raise RetryLater(
+                error.retry_after or defaults.BUSY_RETRY_S, f"reading {kind} {subject_id}: {error}"
+            ) from error
+        except NotConfigured:
+            if delivered is None:
+                return _unknown_event(kind, subject_id, reason)
+            # Nothing to ask: the state delivered last wins the tie (the senders mostly keep order).
+            return {**delivered, "data": {**delivered.get("data", {}), "from_source": True}}
+
+
+def _replay_event(stored: subjects.Stored, reason: str) -> Event:
+    """The event the rules see when a subject is planned again from its applied state."""
+    state = stored.state
+    now = datetime.now(UTC)
+    if stored.kind == ordering.TICKET:
+        subject = {"kind": "ticket", "id": stored.id}
+        refs = {
+            "jira_issue_keys": list(state.get("jira_issue_keys") or []),
+            "zendesk_ticket_ids": [stored.id],
+        }
+        data = {name: state.get(name) for name in ("status", "subject", "priority", "url", "deleted")}
+        data["jira_keys_known"] = state.get("jira_issue_keys") is not None
+        source, event_type = "zendesk", ordering.ticket_type("ticket.updated", state)
+    else:
+        subject = {"kind": "issue", "id": stored.id, "key": str(state.get("key") or "")}
+        refs = {
+            "jira_issue_keys": [subject["key"]] if subject["key"] else [],
+            "zendesk_ticket_ids": list(state.get("zendesk_ticket_ids") or []),
+        }
+        data = {"issue": {name: state.get(name) for name in ordering.ISSUE_FIELDS}}
+        data["refs_known"] = {"zendesk_ticket_ids": "zendesk_ticket_ids" in state, "salesforce_ids": True}
+        refs["salesforce_ids"] = list(state.get("salesforce_ids") or [])
+        source, event_type = "jira", "issue.deleted" if state.get("deleted") else "issue.updated"
+    data.update({"event": "replan", "from_source": True, "sequence_precision_ms": stored.precision})
+    refs.setdefault("salesforce_ids", [])
+    return {
+        "version": defaults.EVENT_VERSION,
+        "id": new_event_id(),
+        "source": source,  # type: ignore[typeddict-item]
+        "type": event_type,
+        "delivery_id": f"replan:{reason}",
+        "occurred_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "sequence": stored.sequence,
+        "actor": {"id": None, "name": None},
+        "subject": subject,  # type: ignore[typeddict-item]
+        "refs": refs,  # type: ignore[typeddict-item]
+        "data": data,
+        "received_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+
+def _unknown_event(kind: str, subject_id: str, reason: str) -> Event:
+    """A subject the bridge never saw and cannot read: what is known of it is that it exists."""
+    stored = subjects.Stored(kind, subject_id, int(time.time() * 1000), 1, {})
+    return _replay_event(stored, reason)
