@@ -90,6 +90,31 @@ def enqueue_replan(conn: Redis, pipe: Pipeline, kind: str, subject_id: str, caus
     )
 
 
+def enqueue_due(conn: Redis, names: Iterable[str] | None = None) -> int:
+    """Move the scheduled jobs that are due (retries waiting for their time) onto their queues.
+
+    RQ's own scheduler does this in one worker that holds a lock for a minute; the workers' keeper does it
+    instead (workers/keeper.py), one worker a round, so that a killed worker never leaves retries waiting.
+    Returns how many jobs it moved.
+    """
+    moved = 0
+    for name in names or queue_names():
+        queue = Queue(name, connection=conn, serializer=JSONSerializer)
+        registry = queue.scheduled_job_registry
+        due = registry.get_jobs_to_schedule()
+        if not due:
+            continue
+        jobs = Job.fetch_many(due, connection=conn, serializer=JSONSerializer)
+        with conn.pipeline() as pipe:
+            for job_id, job in zip(due, jobs, strict=True):
+                if job is not None:
+                    queue.enqueue_job(job, pipeline=pipe)
+                    moved += 1
+                registry.remove(job_id, pipeline=pipe)
+            pipe.execute()
+    return moved
+
+
 def arm(conn: Redis, destinations: Iterable[str], settings: Settings) -> list[str]:
     """Queue a drain job for each destination that has none queued; return those it queued for."""
     armed = batches.set_armed(conn, list(destinations))

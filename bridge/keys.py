@@ -91,11 +91,15 @@ CLAIM_KEY = PREFIX + "claim:{target}"
 APPLIED_KEY = PREFIX + "applied:{object}"
 """The plan version last applied to a record (a call of an older plan is superseded); BRIDGE_IDEMPOTENCY_TTL_S."""
 
-BEGUN_KEY = PREFIX + "begun:{key}"
-"""A call that was started (its answer may have been lost): a retry looks before it creates; a day."""
+BEGUN_KEY = PREFIX + "begun:{object}"
+"""A record a call began on and did not finish (its answer may be lost): the next call on it looks before it
+creates; until a call on it finishes, at most a day (``BEGUN_TTL_S``)."""
 
 CLEANUP_LOCK_KEY = PREFIX + "lock:cleanup"
 """Which worker cleans RQ's registries this round (workers/keeper.py); a quarter of BRIDGE_WORKER_LEASE_S."""
+
+SCHEDULE_LOCK_KEY = PREFIX + "lock:schedule"
+"""Which worker moves due retries onto their queues this tick (workers/keeper.py); under half a second."""
 
 RATE_WINDOW_KEY = PREFIX + "ratelimit:{destination}:{second}"
 """Calls made to a destination in one second, shared by all workers; a few seconds (``RATE_WINDOW_TTL_S``)."""

@@ -125,9 +125,9 @@ def issue_view(
     indexed = set(links.tickets_of(planner.conn, issue_id))
     everyone = names_now | names_before | naming | indexed | waiting
     cascades: set[str] = set(names_now ^ names_before)
-    if stored is None:
-        cascades |= names_now | waiting
-    if deleted != deleted_before or (stored is not None and key != key_before):
+    if stored is None or deleted != deleted_before or key != key_before:
+        # First sight of the issue (it may have moved or been deleted since its tickets were planned), a
+        # deletion or a move: every ticket it concerns is planned again.
         cascades |= everyone
     named = set() if deleted else names_now
     was_named = set() if deleted_before else names_before

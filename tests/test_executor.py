@@ -112,14 +112,22 @@ def test_claims_are_short_and_renewed_while_held(executor: Executor, redis_clien
     assert redis_client.get(claim.claim_key) is None
 
 
-def test_a_call_begun_before_is_told_so(redis_client: redis.Redis) -> None:
+def test_a_call_on_a_record_a_call_began_on_and_never_finished_is_told_so(redis_client: redis.Redis) -> None:
     marks = CallMarks(redis_client)
     first = Claim.of("key-2", "zendesk:1", "zendesk.jira_link:1:10000")
     assert marks.begin(first, 8).again is False
-    marks.end(first, 60)  # the call failed: released, not recorded as done
-    again = Claim.of("key-2", "zendesk:1", "zendesk.jira_link:1:10000")
-    started = marks.begin(again, 8)
-    assert (started.state, started.again) == ("claimed", True)
+    marks.end(first, 60)  # no answer: released, not recorded as done
+    # The same call again, or a newer plan's call on the same record: either looks before it creates.
+    for key in ("key-2", "key-3"):
+        again = Claim.of(key, "zendesk:1", "zendesk.jira_link:1:10000")
+        started = marks.begin(again, 8)
+        assert (started.state, started.again) == ("claimed", True)
+        marks.end(again, 60)
+    done = Claim.of("key-4", "zendesk:1", "zendesk.jira_link:1:10000")
+    assert marks.begin(done, 8).again is True
+    marks.end(done, 60, result=b"{}", version=1)
+    # A finished call leaves nothing unfinished on the record.
+    assert marks.begin(Claim.of("key-5", "zendesk:1", "zendesk.jira_link:1:10000"), 8).again is False
 
 
 def test_retryable_and_permanent_failures(executor: Executor, sandbox: RunningSandbox) -> None:

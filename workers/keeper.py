@@ -8,6 +8,8 @@ Every quarter of ``BRIDGE_WORKER_LEASE_S`` (8 s by default) it
 - when it holds the cleanup lock, runs RQ's registry cleanup of every queue — a job whose lease lapsed is
   abandoned and RQ queues it again (it has retries left: ``job_queues.ABANDONED_RETRY``) — then returns the
   in-flight calls of drain jobs that will not run again and queues drains for calls left waiting.
+And every ``SCHEDULE_TICK_S``, when it holds the scheduling lock, it moves due retries onto their queues
+(RQ's scheduler holds its lock for a minute, and a killed worker's scheduler would hold up every retry).
 So a worker killed outright gives up its job and claims within one lease, and another worker runs the job
 within a quarter lease more. A worker that is merely slow keeps both: renewals come from this thread, not
 from the job's code. Redis going away stops nothing here: the thread waits and tries again.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
     from workers.worker import BridgeWorker
 
 log = logging.getLogger("bridge.worker")
+
+SCHEDULE_TICK_S = 0.5
+"""How often due retries are moved onto their queues (a Retry-After is kept to within this)."""
 
 
 class Keeper(threading.Thread):
@@ -49,10 +55,14 @@ class Keeper(threading.Thread):
         self._failing = False
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        next_round = time.monotonic()
+        while not self.stopped.wait(SCHEDULE_TICK_S):
             try:
-                self.beat()
-                self.clean()
+                self.schedule()
+                if time.monotonic() >= next_round:
+                    next_round = time.monotonic() + self.interval
+                    self.beat()
+                    self.clean()
             except RedisError as error:
                 if not self._failing:  # one line per outage, not one per beat
                     log.warning(
@@ -78,6 +88,11 @@ class Keeper(threading.Thread):
         executor = self.executor()
         if executor is not None:
             executor.renew_claims()
+
+    def schedule(self) -> None:
+        """Move due retries onto their queues, when no other worker did it this tick."""
+        if self.conn.set(keys.SCHEDULE_LOCK_KEY, self.worker.name, nx=True, px=int(SCHEDULE_TICK_S * 900)):
+            job_queues.enqueue_due(self.conn)
 
     def clean(self) -> None:
         """Run the registries' cleanup when no other worker did it this round."""

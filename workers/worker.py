@@ -6,13 +6,14 @@ queues of ``bridge.job_queues``. ``BridgeWorker`` is RQ's non-forking worker wit
   a dead worker's jobs to the living (RQ's own lease for a ``SimpleWorker`` is the job's whole timeout);
 - no exit when Redis goes away: a failover or a restart is waited out, and the job in hand runs again
   once its lease lapses (every call in it is idempotent);
-- fewer heartbeats and suspension checks than RQ sends, and a scheduler thread instead of a forked child.
+- fewer heartbeats and suspension checks than RQ sends, and no scheduler of RQ's (a forked child that
+  outlives a killed worker, holding its Redis connection; and a lock that outlives it for a minute): the
+  keeper moves due retries.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,10 +21,8 @@ from typing import Any
 
 import redis
 from rq import Queue, SimpleWorker
-from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.executions import Execution
 from rq.job import Job
-from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
@@ -41,41 +40,6 @@ REDIS_WAIT_MAX_S = 5.0
 """Longest pause between two attempts to reach Redis again."""
 
 log = logging.getLogger("bridge.worker")
-
-
-class ThreadScheduler(RQScheduler):
-    """RQ's scheduler (moves due ``enqueue_at`` retries onto their queues), run in a thread of the worker.
-
-    RQ forks its scheduler into a child process. The child inherits the worker's Redis sockets, so when
-    the worker alone is killed (SIGKILL, the OOM killer) the orphaned child keeps the worker's blocked
-    ``BLPOP`` connection open: Redis then hands the next job to a process that will never read it, and
-    the job is lost in "queued" state. A thread dies with its worker and holds no socket of the worker's.
-    """
-
-    def start(self) -> threading.Thread:
-        self._stop_requested = False
-        self._status = self.Status.STARTED
-        thread = threading.Thread(target=self._run, name="rq-scheduler", daemon=True)
-        # RQ's worker asks ``_process.is_alive()`` in its maintenance, and restarts a dead scheduler.
-        self._process: Any = thread
-        thread.start()
-        return thread
-
-    def _run(self) -> None:
-        self.log.info("scheduler for %s started in a thread", ", ".join(sorted(self._queue_names)))
-        try:
-            self.work()  # type: ignore[no-untyped-call]
-        except Exception:
-            self.log.exception("scheduler thread stopped on an error (the worker restarts it)")
-
-    def _install_signal_handlers(self) -> None:
-        """Signals go to the worker's main thread, which stops this thread in its teardown."""
-
-    def stop_thread(self) -> None:
-        self.request_stop()  # type: ignore[no-untyped-call]
-        if isinstance(self._process, threading.Thread):
-            # The thread sleeps ``interval`` (1 s) between rounds, then releases its locks and ends.
-            self._process.join(timeout=self.interval + 5)
 
 
 class BridgeWorker(SimpleWorker):
@@ -190,40 +154,6 @@ class BridgeWorker(SimpleWorker):
             self._heartbeat_expires = 0.0
             return
 
-    def _start_scheduler(
-        self,
-        burst: bool = False,
-        logging_level: str | None = "INFO",
-        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
-        log_format: str = DEFAULT_LOGGING_FORMAT,
-    ) -> None:
-        # RQ's own method, but with a ThreadScheduler: RQ names RQScheduler directly and has no hook.
-        scheduler = ThreadScheduler(
-            self.queues,
-            connection=self.connection,
-            logging_level=logging_level if logging_level is not None else self.log.level,
-            date_format=date_format,
-            log_format=log_format,
-            serializer=self.serializer,
-        )
-        self.scheduler = scheduler
-        scheduler.acquire_locks()  # type: ignore[no-untyped-call]
-        if not scheduler.acquired_locks:
-            return
-        if not burst:
-            scheduler.start()
-            return
-        try:
-            scheduler.register_birth()
-            scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
-        finally:
-            scheduler.release_locks()  # type: ignore[no-untyped-call]
-            scheduler.register_death()
-
-    def stop_scheduler(self) -> None:
-        if isinstance(self.scheduler, ThreadScheduler):
-            self.scheduler.stop_thread()
-
 
 def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues: Sequence[str] = ()) -> bool:
     """Run workers until stopped (or, with ``burst``, until the queues are empty)."""
@@ -248,4 +178,7 @@ def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues
         # The keeper thread cleans the registries every quarter lease; RQ's own round is a fallback.
         maintenance_interval=600,
     )
-    return bool(worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True))
+    if burst:
+        job_queues.enqueue_due(connection, names)  # retries already due are part of the burst
+    # RQ's scheduler is not run: the keeper moves due retries (workers/keeper.py).
+    return bool(worker.work(burst=burst, logging_level=settings.log_level))

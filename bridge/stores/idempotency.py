@@ -21,20 +21,23 @@ from redis import Redis
 from bridge import keys
 from bridge.defaults import BEGUN_TTL_S
 
-# Begin: done before? claim the target; the record's applied version; begun before (and mark it begun).
+# Begin: done before? claim the target; the record's applied version; whether a call on the record began
+# and never finished (its answer may be lost: the record may hold its effect), and mark this one begun.
 _BEGIN = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate', false, 0} end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy', false, 0} end
 local begun = redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[3]) and 0 or 1
 return {'claimed', redis.call('GET', KEYS[3]), begun}
 """
-# End of a claimed call: record a completed call (its result under its key, and the record's version if
-# it moved forward), then release the claim if it is still ours (it may have expired and been taken).
+# End of a claimed call: record a completed call (its result under its key, the record's version if it
+# moved forward, and nothing left unfinished on the record), then release the claim if it is still ours
+# (it may have expired and been taken). A call that ended without an answer leaves its record marked begun.
 _END = """
 if ARGV[2] == '1' then
   redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
   local last = tonumber(redis.call('GET', KEYS[3]) or '-1')
   if tonumber(ARGV[5]) > last then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
+  redis.call('DEL', KEYS[4])
 end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
@@ -72,7 +75,7 @@ class Claim:
             idempotency_key=keys.IDEMPOTENCY_KEY.format(key=key),
             claim_key=keys.CLAIM_KEY.format(target=target),
             applied_key=keys.APPLIED_KEY.format(object=obj),
-            begun_key=keys.BEGUN_KEY.format(key=key),
+            begun_key=keys.BEGUN_KEY.format(object=obj),
             token=uuid.uuid4().hex,
         )
 
@@ -96,7 +99,8 @@ class CallMarks:
 
     def begin(self, claim: Claim, claim_ttl_s: float) -> Started:
         """Return ``duplicate`` (made before), ``busy`` (claimed by another) or ``claimed``, with the record's
-        applied version and whether an earlier attempt began this very call (its answer may be lost)."""
+        applied version and whether a call on the record began before and never finished (an earlier
+        attempt of this call, or of an older plan's, whose answer may be lost)."""
         state, applied, again = self._begin(
             keys=[claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key],
             args=[claim.token, int(claim_ttl_s * 1000), BEGUN_TTL_S],
@@ -106,7 +110,7 @@ class CallMarks:
     def end(self, claim: Claim, ttl_s: int, result: bytes | None = None, version: int = 0) -> None:
         """Release the claim; with a ``result``, record the call as done first (one round trip)."""
         self._end(
-            keys=[claim.idempotency_key, claim.claim_key, claim.applied_key],
+            keys=[claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key],
             args=[claim.token, "1" if result is not None else "0", result or b"", ttl_s, version],
         )
         claim.released = True

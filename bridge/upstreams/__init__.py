@@ -58,7 +58,8 @@ class Call:
     version: int
     """The version of the plan it belongs to (grows with every plan: Jira Software's updateSequenceNumber)."""
     again: bool = False
-    """An earlier attempt began this very call and its answer may be lost: look before creating."""
+    """A call on the same record began before and never finished (its answer may be lost, the record may
+    hold its effect): look before creating."""
 
 
 Perform = Callable[["Clients", "Redis", dict[str, Any], Call], Result]

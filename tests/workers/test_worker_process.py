@@ -1,17 +1,17 @@
-"""The bridge's RQ worker on real Redis: fewer heartbeats without a shorter life, scheduler in a thread."""
+"""The bridge's RQ worker on real Redis: fewer heartbeats without a shorter life, retries moved by the keeper."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from bridge.job_queues import enqueue_due
 from bridge.settings import Settings
 from tests.values import StartWorker
-from workers.worker import BridgeWorker, ThreadScheduler
+from workers.worker import BridgeWorker
 
 
 def _worker(redis_client: redis.Redis, name: str) -> BridgeWorker:
@@ -36,23 +36,20 @@ def test_skipped_heartbeats_never_shorten_the_workers_life(redis_client: redis.R
     worker.register_death()  # type: ignore[no-untyped-call]
 
 
-def test_enqueue_at_retries_are_moved_by_a_scheduler_thread(
+def test_due_retries_are_moved_by_whichever_worker_and_a_burst_takes_them(
     redis_client: redis.Redis, settings: Settings, worker_process: StartWorker
 ) -> None:
-    worker_process(settings)  # what the bridge's worker runs with (its grace, its maintenance)
+    worker_process(settings)
     queue = Queue("scheduler-test", connection=redis_client, serializer=JSONSerializer)
-    job = queue.enqueue_at(datetime.now(UTC) - timedelta(seconds=1), "builtins.len", "abc")
+    due = queue.enqueue_at(datetime.now(UTC) - timedelta(seconds=1), "builtins.len", "abc")
+    later = queue.enqueue_at(datetime.now(UTC) + timedelta(hours=1), "builtins.len", "abcd")
+
+    # No scheduler holds a lock on them: any worker's keeper moves the due ones, and only those.
+    assert enqueue_due(redis_client, ["scheduler-test"]) == 1
+    assert due.get_status(refresh=True) == "queued"
+    assert later.get_status(refresh=True) == "scheduled"
+
     worker = _worker(redis_client, "scheduler-test")
-
-    worker.work(burst=True, with_scheduler=True)
-
-    assert isinstance(worker.scheduler, ThreadScheduler)
-    assert job.get_status(refresh=True) == "finished"
-    # In a long-running worker the scheduler is a thread of the worker process, never a child process.
-    scheduler = ThreadScheduler([queue], connection=redis_client, serializer=JSONSerializer)
-    scheduler.acquire_locks()  # type: ignore[no-untyped-call]
-    thread = scheduler.start()
-    assert isinstance(thread, threading.Thread)
-    assert thread.is_alive()
-    scheduler.stop_thread()
-    assert not thread.is_alive()
+    worker.work(burst=True)
+    assert due.get_status(refresh=True) == "finished"
+    assert worker.scheduler is None  # RQ's scheduler (a forked child) never runs in the bridge's worker

@@ -119,6 +119,8 @@ class JiraApi(EmulatedApi):
     def snapshot(self) -> dict[str, Any]:
         return {
             "issues": self.issues.snapshot(),
+            # Keys issues had before a move, by issue id (they still find the issue).
+            "aliases": dict(self.issues.aliases),
             "remote_links": {
                 self.issues.key_of(issue_id): list(links.values())
                 for issue_id, links in self.links.items()

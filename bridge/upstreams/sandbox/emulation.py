@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -144,5 +144,8 @@ class EmulatedApi:
                 return await handler(request)
             except ApiProblem as refused:
                 return self.error(refused.status, refused.message, refused.details)
+            except ClientDisconnect:
+                # The client went away mid-request (a killed worker): there is no one to answer.
+                return self.error(400, "the client disconnected before its request was complete", {})
 
         return Route(path, endpoint, methods=methods)

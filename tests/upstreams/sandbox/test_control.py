@@ -29,7 +29,7 @@ def test_state_and_reset(jira: httpx.Client, zendesk: httpx.Client, control: San
     assert len(state["zendesk"]["links"]) == 1
     control.reset()
     state = control.state()
-    assert state["jira"] == {"issues": [], "remote_links": {}}
+    assert state["jira"] == {"issues": [], "aliases": {}, "remote_links": {}}
     assert state["zendesk"]["links"] == []
     assert control.calls() == []
     assert control.faults() == []

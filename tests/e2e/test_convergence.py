@@ -1,0 +1,164 @@
+"""Convergence under disorder, case by case: whatever order deliveries come in, every system ends as the
+rules define for the newest state of each ticket and issue. Each assertion is on the sandbox's state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bridge import samples
+from tests.e2e.conftest import ZENDESK_FIELD, Bridge, wait_until
+
+BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+
+
+def _at(seconds: int, minute_only: bool = False) -> str:
+    moment = BASE + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%MZ" if minute_only else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _trigger(ticket: str, keys: str, at: str, status: str = "Open") -> dict[str, Any]:
+    payload = samples.zendesk_trigger(ticket, keys, status)
+    payload["ticket"]["updated_at"] = at
+    return payload
+
+
+def _remote_links(e2e: Bridge, ticket: str) -> dict[str, list[dict[str, Any]]]:
+    """Issue key → the ticket's remote links on it."""
+    global_id = f"system={e2e.env['ZENDESK_BASE_URL']}&id={ticket}"
+    found = {}
+    for key, links in e2e.control.state()["jira"]["remote_links"].items():
+        mine = [link for link in links if link.get("globalId") == global_id]
+        if mine:
+            found[key] = mine
+    return found
+
+
+def _zendesk_links(e2e: Bridge, ticket: str) -> list[tuple[str, str]]:
+    return sorted(
+        (link["issue_id"], link["issue_key"])
+        for link in e2e.control.state()["zendesk"]["links"]
+        if link["ticket_id"] == ticket
+    )
+
+
+def _software_keys(e2e: Bridge, ticket: str) -> list[str] | None:
+    for stored in e2e.control.state()["jira_software"]["remote_links"]:
+        link = stored["link"]
+        if link["id"] == f"zendesk-ticket-{ticket}":
+            return sorted(value for association in link["associations"] for value in association["values"])
+    return None
+
+
+def _settled(e2e: Bridge, *event_ids: str) -> None:
+    for event_id in event_ids:
+        e2e.wait_event(event_id, ("done", "skipped"))
+
+
+def test_out_of_order_deliveries_leave_no_stale_link(e2e: Bridge) -> None:
+    # Keys go OOO-6 → OOO-12 → OOO-25 → OOO-23 → OOO-15, ten seconds apart; the 3rd and 4th arrive swapped.
+    history = ["OOO-6", "OOO-12", "OOO-25", "OOO-23", "OOO-15"]
+    deliveries = [_trigger("7001", key, _at(10 * n)) for n, key in enumerate(history)]
+    sent = []
+    for index in (0, 1, 3, 2, 4):
+        sent.append(e2e.zendesk(deliveries[index]).json()["event_id"])
+        _settled(e2e, sent[-1])
+
+    wait_until(lambda: list(_remote_links(e2e, "7001")) == ["OOO-15"], 30, "only OOO-15's remote link")
+    assert [key for _, key in _zendesk_links(e2e, "7001")] == ["OOO-15"]
+    assert _software_keys(e2e, "7001") == ["OOO-15"]
+    assert "newer already" in e2e.event_reason(sent[3])  # OOO-25, delivered after OOO-23
+
+
+def test_a_tie_of_a_minute_clock_is_settled_by_the_source_in_every_system(e2e: Bridge) -> None:
+    # Two edits of ticket 6458 in one minute: WEB458-1, then WEB458-2; Zendesk has WEB458-2 now.
+    e2e.control.put_ticket(
+        6458, subject="Same minute", status="open", jira_keys="WEB458-2", updated_at=_at(95)
+    )
+    newer = e2e.zendesk(_trigger("6458", "WEB458-2", _at(90, minute_only=True))).json()["event_id"]
+    _settled(e2e, newer)
+    older = e2e.zendesk(_trigger("6458", "WEB458-1", _at(90, minute_only=True))).json()["event_id"]
+    _settled(e2e, older)
+
+    wait_until(lambda: list(_remote_links(e2e, "6458")) == ["WEB458-2"], 30, "WEB458-2's remote link only")
+    assert [key for _, key in _zendesk_links(e2e, "6458")] == ["WEB458-2"]
+    assert _software_keys(e2e, "6458") == ["WEB458-2"]
+    assert "settled by the source" in e2e.event_reason(older)
+
+
+def test_a_moved_issue_keeps_its_links_shows_its_new_key_and_its_deletion_unlinks(e2e: Bridge) -> None:
+    first = e2e.zendesk(_trigger("7783", "SUP-42", _at(0))).json()["event_id"]
+    _settled(e2e, first)
+    (pair,) = _zendesk_links(e2e, "7783")
+    issue_id = pair[0]
+
+    moved = e2e.control.change_issue("SUP-42", key="OPS-7")
+    assert moved["id"] == issue_id
+    payload = samples.jira_issue("OPS-7", "", field=ZENDESK_FIELD, issue_id=issue_id)
+    payload["changelog"]["items"].append(
+        {"field": "Key", "fieldtype": "jira", "fromString": "SUP-42", "toString": "OPS-7"}
+    )
+    _settled(e2e, e2e.jira(payload).json()["event_id"])
+    wait_until(lambda: _zendesk_links(e2e, "7783") == [(issue_id, "OPS-7")], 30, "the link to show OPS-7")
+    assert list(_remote_links(e2e, "7783")) == ["OPS-7"]
+    wait_until(lambda: _software_keys(e2e, "7783") == ["OPS-7"], 30, "Jira Software to show OPS-7")
+
+    e2e.control.delete_issue("OPS-7")
+    deleted = samples.jira_issue(
+        "OPS-7", "", event="jira:issue_deleted", field=ZENDESK_FIELD, issue_id=issue_id
+    )
+    deleted["timestamp"] += 1000
+    _settled(e2e, e2e.jira(deleted).json()["event_id"])
+    wait_until(lambda: _zendesk_links(e2e, "7783") == [], 30, "the Zendesk link of the deleted issue to go")
+    wait_until(lambda: _software_keys(e2e, "7783") is None, 30, "the Jira Software link to go")
+
+
+def test_unlinking_a_ticket_touches_no_link_of_another_ticket_with_the_same_number(e2e: Bridge) -> None:
+    # Ticket 77001 and issue 77001 share a number; Zendesk's list filter matches either.
+    issue = e2e.control.seed_issue("OVL-1", id="77001")
+    assert issue["id"] == "77001"
+    for ticket in ("77001", "5555"):
+        _settled(e2e, e2e.zendesk(_trigger(ticket, "OVL-1", _at(0))).json()["event_id"])
+    assert _zendesk_links(e2e, "77001") == [("77001", "OVL-1")]
+    assert _zendesk_links(e2e, "5555") == [("77001", "OVL-1")]
+
+    _settled(e2e, e2e.zendesk(_trigger("77001", "", _at(10))).json()["event_id"])
+    wait_until(lambda: _zendesk_links(e2e, "77001") == [], 30, "ticket 77001's link to go")
+    assert _zendesk_links(e2e, "5555") == [("77001", "OVL-1")]
+    assert list(_remote_links(e2e, "5555")) == ["OVL-1"]
+
+
+def _ticket_event(kind: str, ticket: str, at: str, keys: str | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"id": ticket, "subject": "Restored one", "status": "OPEN", "updated_at": at}
+    if keys is not None:
+        detail["custom_fields"] = [{"id": 360000000001, "value": keys}]
+    return {
+        "type": f"zen:event-type:ticket.{kind}",
+        "account_id": 1,
+        "id": f"e2e-{kind}-{ticket}-{at}",
+        "time": at.replace("Z", ".000Z"),
+        "zendesk_event_version": "2022-11-06",
+        "subject": f"zen:ticket:{ticket}",
+        "detail": detail,
+        "event": {},
+    }
+
+
+def test_soft_delete_unlinks_a_restore_links_again_and_a_permanent_delete_unlinks(e2e: Bridge) -> None:
+    created = e2e.zendesk(_trigger("7100", "DEL-1 DEL-2", _at(0))).json()["event_id"]
+    _settled(e2e, created)
+    assert list(_remote_links(e2e, "7100")) == ["DEL-1", "DEL-2"]
+
+    _settled(e2e, e2e.zendesk(_ticket_event("soft_deleted", "7100", _at(10))).json()["event_id"])
+    wait_until(lambda: _zendesk_links(e2e, "7100") == [], 30, "the links of the soft-deleted ticket to go")
+    assert _remote_links(e2e, "7100") == {}
+
+    # Restored (no Jira field in the event): the ticket's keys are what they were; its links come back.
+    _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7100", _at(20))).json()["event_id"])
+    wait_until(lambda: len(_zendesk_links(e2e, "7100")) == 2, 30, "the restored ticket's links")
+    assert list(_remote_links(e2e, "7100")) == ["DEL-1", "DEL-2"]
+
+    _settled(e2e, e2e.zendesk(_ticket_event("permanently_deleted", "7100", _at(30))).json()["event_id"])
+    wait_until(lambda: _zendesk_links(e2e, "7100") == [], 30, "the links of the deleted ticket to go")
+    assert _remote_links(e2e, "7100") == {}
+    assert _software_keys(e2e, "7100") is None
