@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    conn = terminal.connect()
+    conn = terminal.connect(args)
     if args.requeue:
         result = service.requeue_all_failed(conn, args.destination)
         terminal.emit(args, result, [{"requeued": job_id} for job_id in result["job_ids"]], ("requeued",))

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem.format(exc.path))
         return 1
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     integration = args.integration or desired.integration_id or settings.jsm_integration_id
     if not integration:
         print(

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = service.overview(terminal.connect())
+    data = service.overview(terminal.connect(args))
     if args.json:
         terminal.emit(args, data, [], [])
         return 0

@@ -6,7 +6,6 @@ import argparse
 import time
 from datetime import datetime
 
-from bridge import logs
 from bridge.connections import sync_client
 from bridge.drift import reconcile
 from bridge.settings import Settings
@@ -25,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    settings: Settings = args.settings
     conn = sync_client(settings, socket_timeout=10.0)
     with clients_from_settings(settings) as clients:
         while True:

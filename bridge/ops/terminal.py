@@ -17,9 +17,10 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def connect() -> Redis:
-    """Return a Redis client from the environment (REDIS_URL)."""
-    return sync_client(Settings.from_env(), socket_timeout=10.0)
+def connect(args: argparse.Namespace) -> Redis:
+    """Return a Redis client for the command's settings (``bridge.cli.main`` read them)."""
+    settings: Settings = args.settings
+    return sync_client(settings, socket_timeout=10.0)
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
