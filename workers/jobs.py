@@ -60,7 +60,7 @@ def process_event(event: Event) -> dict[str, Any]:
         raise
     planned = _configured(conn, worker, planned)
     if not planned:
-        history.set_event_status(conn, event["id"], "skipped", "no rule planned a call", actions=0)
+        history.set_event_status(conn, event["id"], "skipped", _nothing_planned(worker, event), actions=0)
         links.remember_references(conn, event, settings.record_retention_s)
         _log(event, "skipped")
         return {"outcome": "skipped", "actions": 0}
@@ -80,6 +80,17 @@ def process_event(event: Event) -> dict[str, Any]:
     job_queues.arm(conn, by_destination, settings)
     _log(event, "planned", actions=len(planned))
     return {"outcome": "planned", "actions": len(planned)}
+
+
+def _nothing_planned(worker: process.WorkerProcess, event: Event) -> str:
+    """Say why an event planned no call: which rules looked at it (their conditions left nothing to do)."""
+    looked = [rule.name for rule in worker.rules.rules if rule.when.matches(event["source"], event["type"])]
+    if not looked:
+        return "no rule planned a call: no rule looks at this event's type"
+    return (
+        f"no rule planned a call: {', '.join(looked)} looked at it and found nothing to do"
+        " (e.g. its links exist already)"
+    )
 
 
 def _configured(

@@ -41,6 +41,7 @@ def jira_issue(
     ticket_ids: str = "5001",
     event: str = "jira:issue_updated",
     field: str = "customfield_10050",
+    issue_id: str | None = None,
 ) -> dict[str, Any]:
     """Return a Jira Cloud issue event for ``key`` whose ``field`` holds ``ticket_ids``, stamped now."""
     payload = load("jira_issue_updated")
@@ -49,14 +50,18 @@ def jira_issue(
     issue = payload["issue"]
     issue["key"] = key
     issue["fields"][field] = ticket_ids
+    if issue_id is not None:
+        issue["id"] = issue_id
+        issue["self"] = issue["self"].rsplit("/", 1)[0] + f"/{issue_id}"
     return payload
 
 
 def zendesk_trigger(ticket_id: str = "5001", keys: str = "PROJ-1", status: str = "Open") -> dict[str, Any]:
-    """Return a Zendesk trigger delivery (the contract's body) for ``ticket_id`` referencing ``keys``."""
+    """Return a Zendesk trigger delivery (the README's trigger body) for ``ticket_id`` referencing ``keys``."""
     payload = load("zendesk_trigger")
     ticket = payload["ticket"]
     ticket.update(id=ticket_id, jira_issue_keys=keys, status=status)
+    ticket["url"] = ticket["url"].rsplit("/", 1)[0] + f"/{ticket_id}"
     ticket["updated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return payload
 
