@@ -35,6 +35,7 @@ def test_reconcile_recreates_a_missing_remote_link_and_a_missing_zendesk_link(e2
     )
 
     assert done.returncode == 0, done.stderr
+    assert done.stderr == "", "no log line (JSON or other) beside a command's answer"
     assert "missing: REC-1 ← Zendesk #6701" in done.stdout
     assert "missing: Zendesk #6702 → REC-2" in done.stdout
     wait_until(lambda: e2e.control.state()["jira"]["remote_links"].get("REC-1"), what="the remote link back")
