@@ -30,7 +30,11 @@ HELP = "make a JSM ops integration's actions match a YAML/JSON file (create, pat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the actions file: {integration_id?, actions: [...]} in YAML or JSON")
+    parser.add_argument(
+        "file",
+        help="the actions file: {integration_id?, actions: [...]} in YAML or JSON (not a rules file;"
+        " example: bridge/upstreams/jsm/examples/integration_actions.yaml)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument(
         "--integration", help="integration id (default: the file's integration_id, else JSM_INTEGRATION_ID)"

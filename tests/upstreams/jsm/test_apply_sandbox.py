@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,20 @@ def test_upstream_refusal_is_reported(
     out = capsys.readouterr().out
     assert "403" in out
     assert "sandbox-jsm-token" not in out
+
+
+def test_the_shipped_example_applies_and_a_second_run_has_nothing_to_do(
+    control: SandboxControl, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = resources.files("bridge.upstreams.jsm").joinpath("examples/integration_actions.yaml")
+    assert main(["jsm", "apply", "--dry-run", str(example)]) == 0
+    assert writes(control) == []
+
+    assert main(["jsm", "apply", str(example)]) == 0
+    assert [a["name"] for a in stored(control)] == [
+        "Create alert from monitoring",
+        "Close alert when resolved",
+    ]
+    capsys.readouterr()
+    assert main(["jsm", "apply", str(example)]) == 0
+    assert "already match, nothing to do" in capsys.readouterr().out
