@@ -68,6 +68,12 @@ def _find_redis() -> RedisServer:
     return RedisServer(server.url, f"EMBEDDED FALLBACK ({binary})", server)
 
 
+@pytest.fixture(autouse=True)
+def no_dev_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep a developer's running ``bridge dev`` out of the tests: commands read no state file of theirs."""
+    monkeypatch.setenv("BRIDGE_DEV_STATE", str(tmp_path_factory.getbasetemp() / "no-bridge-dev.json"))
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """The suite's Redis (found once per session)."""
