@@ -1,15 +1,17 @@
-"""Who is acting: the dashboard's or API's logged-in user, or the OS user of a command, for the audit log.
+"""Who is acting — the dashboard's or API's logged-in user, or the OS user of a command — and what they did.
 
-The entry points say who acts once, around the whole request or command (``acting``); the operations in
-``bridge.ops.service`` that change something read it (``current``) when they record themselves in the
-audit log (``bridge.stores.audit``). A context variable, so that it follows a request into the thread
-that runs its Redis calls, and no function between the entry point and the record has to pass it on.
+The entry points say who acts once, around the whole request or command (``acting``); the operations that
+change something (``bridge.ops.service``, ``bridge jsm apply``, ``bridge reconcile``) run inside
+``audited``, which records who did it, what, and how it ended in the audit log (``bridge.stores.audit``).
+Who acts is a context variable, so that it follows a request into the thread that runs its Redis calls
+and no function between the entry point and the record has to pass it on.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import pwd
 from collections.abc import Iterator
@@ -17,7 +19,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from redis import Redis
+from redis.exceptions import RedisError
 from starlette.requests import Request
+
+from bridge.stores import audit
+
+log = logging.getLogger("bridge.audit")
 
 
 @dataclass(frozen=True)
@@ -67,3 +75,45 @@ def from_request(request: Request, via: str) -> Actor:
         except (binascii.Error, UnicodeDecodeError):
             pass
     return Actor("unknown", via)
+
+
+@dataclass
+class Outcome:
+    """How an audited action ended: set ``detail`` (and ``ok`` to False for a refusal that raised nothing)."""
+
+    ok: bool = True
+    detail: str = ""
+
+
+@contextmanager
+def audited(conn: Redis, action: str, target: str) -> Iterator[Outcome]:
+    """Run the block as ``action`` on ``target`` by the current actor, and record it with its outcome.
+
+    An exception is recorded as a failed action (its message the detail) and raised on. When Redis cannot
+    take the record, the action stands and a warning says it went unrecorded.
+    """
+    outcome = Outcome()
+    try:
+        yield outcome
+    except RedisError:
+        raise  # Redis did not answer the action: it cannot take its record either
+    except Exception as error:
+        _record(conn, action, target, Outcome(False, str(error) or type(error).__name__))
+        raise
+    _record(conn, action, target, outcome)
+
+
+def _record(conn: Redis, action: str, target: str, outcome: Outcome) -> None:
+    who = current()
+    try:
+        audit.record(
+            conn,
+            actor=who.name,
+            via=who.via,
+            action=action,
+            target=target,
+            ok=outcome.ok,
+            detail=outcome.detail,
+        )
+    except RedisError as error:
+        log.warning("%s of %s by %s was not recorded in the audit log: %s", action, target, who.name, error)
