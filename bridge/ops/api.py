@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.errors import NotFound
 from bridge.ops import service
+from bridge.ops.actor import acting, from_request
 from bridge.ops.auth import guarded
 from bridge.ops.openapi import SPEC
 from bridge.settings import Settings
@@ -26,7 +27,8 @@ def routes(settings: Settings, connection: Callable[[], Redis]) -> list[BaseRout
     def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def call(request: Request) -> Response:
             try:
-                result = await run_in_threadpool(handler, connection(), request)
+                with acting(from_request(request, "api")):  # the audit log's "who"
+                    result = await run_in_threadpool(handler, connection(), request)
             except NotFound as error:
                 return JSONResponse({"error": str(error)}, 404)
             return JSONResponse(result)
