@@ -35,12 +35,14 @@ COMMANDS: dict[str, str] = {
     "send-sample": "bridge.cli.send_sample",
     "sandbox": "bridge.cli.serve_sandbox",
     "rules check": "bridge.cli.rules_check",
+    "rules test": "bridge.cli.rules_test",
     "jsm apply": "bridge.cli.jsm_apply",
     "queues": "bridge.cli.queues",
     "failed": "bridge.cli.failed",
     "replay": "bridge.cli.replay",
     "events search": "bridge.cli.events_search",
     "reconcile": "bridge.cli.reconcile",
+    "audit": "bridge.cli.audit",
 }
 
 SERVERS = frozenset({"web", "worker", "dev", "sandbox"})

@@ -57,12 +57,14 @@ ARGUMENTS = {
     "send-sample": ["zendesk"],
     "sandbox": [],
     "rules check": ["default"],
+    "rules test": ["default", "zendesk"],
     "jsm apply": ["actions.yaml"],
     "queues": [],
     "failed": [],
     "replay": ["some-event"],
     "events search": ["PROJ-1"],
     "reconcile": [],
+    "audit": [],
 }
 """Every command with the arguments it needs to start."""
 

@@ -21,6 +21,8 @@ REDIS_COMMANDS = [
     ["failed", "--requeue"],
     ["events", "search", "5001"],
     ["replay", "some-event"],
+    ["audit"],
+    ["rules", "test", "default", "some-event"],
     ["worker", "--burst"],
 ]
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
 from bridge.cli import main
+from bridge.stores import audit
 from bridge.upstreams.sandbox import RunningSandbox, SandboxControl, serve_in_thread
 
 INTEGRATION = "sandbox-integration"
@@ -29,7 +32,8 @@ def action(name: str, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSandbox]:
+def sandbox(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[RunningSandbox]:
+    monkeypatch.setenv("REDIS_URL", redis_url)  # where the audit log records each apply
     with serve_in_thread() as running:
         for name, value in running.env().items():
             monkeypatch.setenv(name, value)
@@ -146,3 +150,20 @@ def test_the_shipped_example_applies_and_a_second_run_has_nothing_to_do(
     capsys.readouterr()
     assert main(["jsm", "apply", str(example)]) == 0
     assert "already match, nothing to do" in capsys.readouterr().out
+    # Each apply is in the audit log (the dry run changed nothing and is not).
+    entries = audit.recent(redis.Redis.from_url(os.environ["REDIS_URL"]))
+    assert [(e.action, e.target, e.ok, e.via) for e in entries] == [
+        ("jsm apply", f"integration {INTEGRATION}", True, "cli")
+    ] * 2
+    assert entries[0].detail.endswith("nothing to do")
+    assert entries[1].detail == f"integration {INTEGRATION}: 2 created, 0 updated, 0 deleted, 0 moved"
+
+
+def test_a_refused_apply_is_in_the_audit_log_as_failed(control: SandboxControl, tmp_path: Path) -> None:
+    control.add_fault(api="jsm", method="POST", status=403, body='{"message": "not an admin"}')
+
+    assert main(["jsm", "apply", write(tmp_path, [action("a")])]) == 1
+
+    (entry,) = audit.recent(redis.Redis.from_url(os.environ["REDIS_URL"]))
+    assert (entry.action, entry.ok) == ("jsm apply", False)
+    assert "403" in entry.detail
