@@ -54,6 +54,18 @@ SPEC: dict[str, Any] = {
         "/api/ops/search": _op(
             "Find events and jobs by Jira key, ticket, Salesforce, event or delivery id", query=("q",)
         ),
+        "/api/ops/audit": _op(
+            "The operators' actions, newest first: who (login or OS user, and via dashboard, api or cli),"
+            " when, what, on what, and the outcome; `limit` (default 50, at most 500), `before` (an entry"
+            " id: the next page)",
+            query=("limit", "before"),
+        ),
+        "/api/ops/events/{event_id}/plan": _op(
+            "The calls the current rules would plan for the event now (calls nothing): each with its"
+            " rule, target, parameters, and whether a replay would skip it (made already, or its upstream"
+            " not configured)",
+            params=("event_id",),
+        ),
         "/api/ops/pause": _op("Pause every worker (jobs in hand finish)", "post"),
         "/api/ops/resume": _op("Resume the workers", "post"),
     },

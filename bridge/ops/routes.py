@@ -6,8 +6,8 @@ from redis import Redis
 from starlette.routing import BaseRoute
 
 from bridge.connections import sync_client
-from bridge.dashboard import pages
-from bridge.ops import api
+from bridge.dashboard import insight, pages
+from bridge.ops import api, api_insight
 from bridge.settings import Settings
 
 
@@ -21,4 +21,9 @@ def operator_routes(settings: Settings) -> list[BaseRoute]:
             client.append(sync_client(settings, socket_timeout=5.0))
         return client[0]
 
-    return [*api.routes(settings, connection), *pages.routes(settings, connection)]
+    return [
+        *api.routes(settings, connection),
+        *api_insight.routes(settings, connection),
+        *pages.routes(settings, connection),
+        *insight.routes(settings, connection),
+    ]
