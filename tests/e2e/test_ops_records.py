@@ -16,7 +16,8 @@ def _ops(e2e: Bridge) -> httpx.Client:
 
 def _call(detail: dict[str, Any], kind: str) -> dict[str, Any]:
     (call,) = [call for call in detail["calls"] if call["kind"] == kind]
-    return call
+    found: dict[str, Any] = call
+    return found
 
 
 def test_two_503s_then_success_show_as_three_tries(e2e: Bridge) -> None:
