@@ -1,9 +1,10 @@
 """Failed jobs: listed newest first a page at a time, requeued one at a time or all in batches.
 
-At scale (100,000 failed jobs) nothing here reads a whole registry: a page takes the newest entries of
+At scale (100,000 failed jobs) nothing here reads a whole registry: a page reads the entries it shows from
 each queue's failed registry (``ZREVRANGEBYSCORE … LIMIT``, entries past their expiry left out, as RQ's
-cleanup would) and merges them; the total is ``ZCOUNT``. "Requeue all" takes ``REQUEUE_BATCH`` jobs at a
-time, as RQ's ``FailedJobRegistry.requeue`` does for one, in two round trips per batch.
+cleanup would) and merges them, however deep it is; the total is ``ZCOUNT``. "Requeue all" takes
+``REQUEUE_BATCH`` jobs at a time, as RQ's ``FailedJobRegistry.requeue`` does for one, in two round trips
+per batch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from bridge.job_queues import queue_names
 from bridge.ops import actor, summaries
 from bridge.stores import history
 
+DIRECT_PAGE_DEPTH = 500
+"""Failed jobs a page may start at and still be found by merging the registries' heads directly."""
+
+CEILING_PRECISION_S = 0.001
+"""Where the binary search for a deep page's first score stops: the entries this close to it are read."""
+
 
 def _queues(destination: str | None) -> list[str]:
     return [
@@ -44,20 +51,8 @@ def failed_page(
 ) -> dict[str, Any]:
     """Return one page of the failed jobs of every queue (or of one destination's), newest first."""
     page = max(page, 1)
-    start = (page - 1) * per_page
-    now = time.time()
-    queues = _queues(destination)
-    with conn.pipeline(transaction=False) as pipe:
-        for queue in queues:
-            pipe.zcount(_registry_key(queue), now, "+inf")
-            pipe.zrevrangebyscore(
-                _registry_key(queue), "+inf", now, start=0, num=start + per_page, withscores=True
-            )
-        replies = pipe.execute()
-    total = sum(int(count) for count in replies[0::2])
-    # Scores are expiry times (failure time + one TTL for all): the highest are the newest failures.
-    newest = heapq.merge(*replies[1::2], key=lambda entry: entry[1], reverse=True)
-    ids = [text(job_id) for job_id, _ in list(newest)[start : start + per_page]]
+    registries = [_registry_key(queue) for queue in _queues(destination)]
+    ids, total = _page_ids(conn, registries, (page - 1) * per_page, per_page)
     return {
         "destination": destination,
         "page": page,
@@ -65,6 +60,60 @@ def failed_page(
         "total": total,
         "jobs": summaries.fetch(conn, ids),
     }
+
+
+def _page_ids(conn: Redis, registries: list[str], start: int, count: int) -> tuple[list[str], int]:
+    """Return the ids ranked ``start`` to ``start + count - 1``, newest first across ``registries``, and
+    how many live entries they hold.
+
+    Scores are expiry times (failure time plus the one failure TTL): the highest are the newest. A page
+    near the top merges each registry's first ``start + count`` entries; a deeper one first finds the
+    score ``ceiling`` with at most ``start`` entries at or above it (a binary search over ``ZCOUNT``, one
+    round trip a step), so that only the few entries just below it are read, at any depth.
+    """
+    now = time.time()
+    with conn.pipeline(transaction=False) as pipe:
+        for key in registries:
+            pipe.zcount(key, now, "+inf")  # entries past their expiry are RQ's cleanup's, not shown
+        total = sum(int(found) for found in pipe.execute())
+    if start >= total:
+        return [], total
+    ceiling, skip = "+inf", start
+    if start > DIRECT_PAGE_DEPTH:
+        score, above = _ceiling(conn, registries, now, start)
+        ceiling, skip = f"({score!r}", start - above
+    with conn.pipeline(transaction=False) as pipe:
+        for key in registries:
+            pipe.zrevrangebyscore(key, ceiling, now, start=0, num=skip + count, withscores=True)
+        newest = heapq.merge(*pipe.execute(), key=lambda entry: entry[1], reverse=True)
+    return [text(job_id) for job_id, _ in list(newest)[skip : skip + count]], total
+
+
+def _ceiling(conn: Redis, registries: list[str], now: float, start: int) -> tuple[float, int]:
+    """Return a score with at most ``start`` live entries at or above it and as few as can be found
+    between ``start`` and it, with how many are at or above it."""
+
+    def at_or_above(score: float) -> int:
+        with conn.pipeline(transaction=False) as pipe:
+            for key in registries:
+                pipe.zcount(key, score, "+inf")
+            return sum(int(found) for found in pipe.execute())
+
+    with conn.pipeline(transaction=False) as pipe:
+        for key in registries:
+            pipe.zrevrange(key, 0, 0, withscores=True)
+        top = max(score for newest in pipe.execute() for _, score in newest)
+    low, high, above = now, top + 1.0, 0  # at_or_above(low) > start >= at_or_above(high)
+    while high - low > CEILING_PRECISION_S:
+        middle = (low + high) / 2
+        found = at_or_above(middle)
+        if found > start:
+            low = middle
+        else:
+            high, above = middle, found
+            if found == start:
+                break
+    return high, above
 
 
 def failed_jobs(conn: Redis, destination: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

@@ -121,3 +121,25 @@ def test_a_refused_action_is_recorded_as_failed(redis_client: redis.Redis) -> No
 
     (entry,) = audit.recent(redis_client)
     assert (entry.action, entry.ok, entry.detail) == ("delete", False, "no job 'no-such-job'")
+
+
+def test_deep_pages_are_in_order_and_together_hold_every_job_once(redis_client: redis.Redis) -> None:
+    destinations = ("jira", "zendesk", "salesforce")
+    for n in range(1300):
+        # RQ scores by whole seconds: jobs 600 to 659 failed in the same second, a tie across the queues.
+        _fail(redis_client, destinations[n % 3], f"job-{n}", age_s=600 if 600 <= n < 660 else n)
+    score: dict[str, float] = {}
+    for destination in destinations:
+        key = FailedJobRegistry.key_template.format(
+            job_queues.DESTINATION_QUEUE.format(destination=destination)
+        )
+        entries: list[tuple[bytes, float]] = redis_client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
+        score.update((member.decode(), value) for member, value in entries)
+    newest_first = sorted(score.values(), reverse=True)
+
+    pages = [service.failed_page(redis_client, page=page, per_page=25) for page in range(1, 54)]
+
+    shown = [job["job_id"] for page in pages for job in page["jobs"]]
+    assert sorted(shown) == sorted(score)  # every job once, on the shallow and the deep pages alike
+    assert [score[job_id] for job_id in shown] == newest_first  # newest first; a tie in any order
+    assert pages[-1]["jobs"] == []
