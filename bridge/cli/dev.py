@@ -83,7 +83,14 @@ def run(args: argparse.Namespace) -> int:
     ensure_free(args.host, port, "--port N (or PORT=N)")
     if args.sandbox_port:
         ensure_free("127.0.0.1", args.sandbox_port, "--sandbox-port N (or leave it out: a free one)")
-    stop_requested = _catch_stop_signals()
+    stop_requested, restore_signals = _catch_stop_signals()
+    try:
+        return _run(args, settings, port, stop_requested)
+    finally:
+        restore_signals()
+
+
+def _run(args: argparse.Namespace, settings: Settings, port: int, stop_requested: Callable[[], bool]) -> int:
     env = process_environment()
     dev_env: dict[str, str] = {}
     with ExitStack() as stack:
@@ -159,16 +166,21 @@ def _spawn(command: list[str], env: dict[str, str], stdout: int | None = None) -
     )
 
 
-def _catch_stop_signals() -> Callable[[], bool]:
-    """Turn Ctrl-C, SIGTERM and SIGHUP into a request to stop; return a function that tells whether one came."""
+def _catch_stop_signals() -> tuple[Callable[[], bool], Callable[[], None]]:
+    """Turn Ctrl-C, SIGTERM and SIGHUP into a request to stop; return a function that tells whether one
+    came, and one that puts the previous handlers back."""
     received: list[int] = []
 
     def note(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
 
-    for stop_signal in STOP_SIGNALS:
-        signal.signal(stop_signal, note)
-    return lambda: bool(received)
+    previous = {stop_signal: signal.signal(stop_signal, note) for stop_signal in STOP_SIGNALS}
+
+    def restore() -> None:
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)
+
+    return lambda: bool(received), restore
 
 
 def _wait_ready(port: int, web: subprocess.Popen[bytes], stop_requested: Callable[[], bool]) -> bool:

@@ -23,6 +23,7 @@ REDIS_COMMANDS = [
     ["replay", "some-event"],
     ["audit"],
     ["rules", "test", "default", "some-event"],
+    ["dev", "--port", str(free_port())],
     ["worker", "--burst"],
 ]
 
@@ -66,6 +67,10 @@ def test_operator_commands_read_the_redis_of_the_running_bridge_dev(
     assert str(clean_env) in origin
     assert main(["queues", "--json"]) == 0
     assert "bridge-events" in json.loads(capsys.readouterr().out)["queues"][0]["name"]
+    assert main(["queues"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"Redis {redis_url}, from the running bridge dev's ({clean_env})"
+    )
 
 
 def test_servers_and_an_explicit_redis_url_ignore_the_state_file(
