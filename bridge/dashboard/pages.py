@@ -43,7 +43,6 @@ def _age(timestamp: float | None) -> str:
 
 _templates.filters["age"] = _age
 _templates.filters["minute"] = lambda minute: time.strftime("%H:%M", time.gmtime(int(minute) * 60))
-_templates.filters["clock"] = lambda moment: clock(moment)
 
 
 def clock(moment: float | None) -> str:
@@ -51,6 +50,9 @@ def clock(moment: float | None) -> str:
     if not moment:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}"
+
+
+_templates.filters["clock"] = clock
 
 
 def templates() -> Environment:
