@@ -53,6 +53,24 @@ MINUTE_TTL_S = 2 * 3600
 SEARCH_LIMIT = 50
 """Events a search returns at most."""
 
+RECENT_EVENTS = 20
+"""Events the overview lists (the newest the workers took in)."""
+
+ATTEMPTS_PER_EVENT_MAX = 200
+"""Tries of an event's calls kept for its page (the newest; a call retried 8 times in 25 calls fits)."""
+
+ATTEMPT_BODY_LIMIT = 1000
+"""Characters of the upstream's answer kept per try (the call's record keeps up to ``UPSTREAM_BODY_LIMIT``)."""
+
+AUDIT_LOG_MAX = 100_000
+"""Operator actions the audit log keeps (about: the stream is trimmed in whole nodes, never below this)."""
+
+FAILED_PAGE_SIZE = 25
+"""Failed jobs per page of the dashboard's list and ``bridge failed``."""
+
+REQUEUE_BATCH = 500
+"""Failed jobs requeued per round trip by "requeue all": 100,000 of them never sit in memory at once."""
+
 ISSUE_ID_TTL_S = 30 * 24 * 3600
 """How long an issue's id is remembered by key (and its current key by id). Ids never change and Jira never
 gives a key to another issue (a moved issue's old key still finds it), so this only bounds memory."""

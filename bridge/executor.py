@@ -151,6 +151,7 @@ class Executor:
             self._end_claim(claim)
             self._describe(record, error)
             delay, rate_limited = self.backoff(error, int(record.get("attempts") or 1))
+            record["retry_in_s"] = round(delay, 3)  # shown with the try on the event's page
             history.note_backoff(self.conn, action.destination, time.time() + delay, rate_limited)
             self._finish(action, record, "retrying")
             raise RetryLater(delay, str(error), rate_limited) from error

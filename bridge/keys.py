@@ -47,6 +47,15 @@ DESTINATION_KEY = PREFIX + "dest:{destination}"
 MINUTE_KEY = PREFIX + "minute:{minute}"
 """Hash: events and calls taken in one epoch minute; two hours (``MINUTE_TTL_S``)."""
 
+EVENT_ATTEMPTS_KEY = PREFIX + "ev:{event_id}:attempts"
+"""List of every try of the event's calls (JSON: call, time, status, answer, delay chosen); capped at
+``ATTEMPTS_PER_EVENT_MAX``; BRIDGE_RECORD_RETENTION_S."""
+
+# What operators did (bridge/stores/audit.py)
+
+AUDIT_KEY = PREFIX + "audit"
+"""Stream of operator actions (who, via, action, target, outcome, detail); trimmed to ~``AUDIT_LOG_MAX``, no TTL."""
+
 # The link index (bridge/stores/links.py): the Zendesk links the bridge made or found, by issue id
 
 TICKET_LINKS_KEY = PREFIX + "links:ticket:{ticket_id}"

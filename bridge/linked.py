@@ -61,6 +61,11 @@ def ticket_view(
     resolved, unresolved = resolve(planner, list(keys or []))
     live = not state.get("deleted")
     named = set(resolved.values()) if live else set()
+    # The keys it named before name the issues it may have to unlink (remembered: no lookup upstream).
+    before_keys = (
+        [key for key in (stored.state.get("jira_issue_keys") or []) if key not in resolved] if stored else []
+    )
+    known_before = {key: found for key, found in issue_ids.ids(planner.conn, before_keys).items() if found}
     subjects.watch(pipe, subjects.named_by_key(ordering.TICKET, ticket_id))
     naming = subjects.named_by(pipe, ordering.TICKET, ticket_id)
     before = set(stored.links) if stored else set()
@@ -68,7 +73,7 @@ def ticket_view(
     related = sorted(set(resolved.values()) | naming | before | set(indexed))
     issues = _issue_states(pipe, related)
     known_keys = issue_ids.current_keys(planner.conn, related)
-    by_key = {issue_id: key for key, issue_id in resolved.items()}
+    by_key = {issue_id: key for key, issue_id in {**known_before, **resolved}.items()}
     entries: list[dict[str, Any]] = []  # id, key, by_ticket, by_issue, linked, wanted
     for issue_id in related:
         issue = issues.get(issue_id)
@@ -151,6 +156,22 @@ def issue_view(
         tickets=tuple(entries),
     )
     return linked, changes
+
+
+def event_only(event: Event) -> Linked:
+    """``linked`` from the event alone, as if nothing else were known (a preview without Redis): a ticket
+    is linked with the issues its keys name (by key), an issue with the tickets it names."""
+    if event["subject"]["kind"] == ordering.TICKET:
+        issues = tuple(
+            {"id": key, "key": key, "wanted": True, "by_ticket": True, "by_issue": False, "linked": False}
+            for key in event["refs"]["jira_issue_keys"]
+        )
+        return Linked(jira_issue_keys=tuple(event["refs"]["jira_issue_keys"]), issues=issues)
+    tickets = tuple(
+        {"id": ticket, "wanted": True, "by_issue": True, "by_ticket": False, "linked": False}
+        for ticket in event["refs"]["zendesk_ticket_ids"]
+    )
+    return Linked(zendesk_ticket_ids=tuple(event["refs"]["zendesk_ticket_ids"]), tickets=tickets)
 
 
 def resolve(planner: Planner, keys: list[str]) -> tuple[dict[str, str], list[str]]:

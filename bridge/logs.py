@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line on stderr, never a secret or a signature."""
+"""Logs on stderr, never a secret or a signature: servers write one JSON object per line, operator commands
+plain lines of warnings and errors only."""
 
 from __future__ import annotations
 
@@ -43,3 +44,16 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "rq.worker"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def configure_command(level: str = "INFO") -> None:
+    """Send an operator command's log records to stderr as plain lines, warnings and worse only.
+
+    A command's answer is its output; the JSON lines of the servers (and httpx's INFO line per request)
+    would bury it. ``BRIDGE_LOG_LEVEL=DEBUG`` still shows everything.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("bridge: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel("DEBUG" if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level)))

@@ -121,6 +121,37 @@ class Planner:
                 continue
         raise RetryLater(1.0, f"{kind} {subject_id} kept changing while it was planned", counts=False)
 
+    def preview(self, event: Event) -> tuple[str, Event, Linked, list[PlannedAction]]:
+        """What planning would make of ``event`` now, writing nothing: how it orders against the applied
+        state (``newer``, ``older``, ``same``, ``ambiguous`` or ``stateless``), the event the rules would see
+        (an event that is not newer shows its subject's newest state instead), ``linked`` and the actions.
+
+        No source is read, and keys are looked up only among the ids the bridge remembers.
+        """
+        candidate = ordering.candidate_of(event)
+        if candidate is None:
+            return "stateless", event, Linked(), self.rules.plan(event, self.settings, Linked())
+        with self.conn.pipeline() as pipe:
+            subjects.watch(pipe, subjects.subject_key(candidate.kind, candidate.id))
+            stored = subjects.load(pipe, candidate.kind, candidate.id)
+            merged = ordering.merge(stored.state if stored else None, candidate.partial)
+            order = ordering.Order.NEWER
+            if stored is not None:
+                order = ordering.compare(candidate, stored.sequence, stored.precision, merged == stored.state)
+                if order is not ordering.Order.NEWER:
+                    event, merged = _replay_event(stored, "preview"), stored.state
+            view = ordering.rules_event(event, candidate.kind, merged)
+            new = subjects.Stored(
+                candidate.kind, candidate.id, candidate.sequence, 1, dict(merged), view["id"]
+            )
+            planner = Planner(self.conn, self.rules, self.settings, Clients())  # no lookups upstream
+            if candidate.kind == ordering.TICKET:
+                linked, _ = ticket_view(planner, pipe, view, new, stored)
+            else:
+                linked, _ = issue_view(planner, pipe, view, new, stored)
+            pipe.reset()
+        return order.value, view, linked, self.rules.plan(view, self.settings, linked)
+
     def _attempt(self, event: Event, candidate: ordering.Candidate) -> Plan:
         with self.conn.pipeline() as pipe:
             key = subjects.subject_key(candidate.kind, candidate.id)
@@ -209,11 +240,18 @@ class Planner:
             reason = f"no call of its own; planned again: {replans}"
             history.set_event_status(pipe, event["id"], "done", reason, actions=len(skipped))
         else:
-            reason = "no rule planned a call"
+            reason = self._nothing_planned(event)
             history.set_event_status(pipe, event["id"], "skipped", reason, actions=len(skipped))
         pipe.execute()
         outcome: PlanOutcome = "planned" if kept else "skipped"
         return Plan(outcome, reason, event, kept, skipped, sorted(changes.cascades))
+
+    def _nothing_planned(self, event: Event) -> str:
+        """Say why an event planned no call: which rules looked at it (their conditions left nothing to do)."""
+        looked = [rule.name for rule in self.rules.rules if rule.when.matches(event["source"], event["type"])]
+        if not looked:
+            return "no rule planned a call: no rule looks at this event's type"
+        return f"no rule planned a call: {', '.join(looked)} looked at it and found nothing to do"
 
     def _from_source(self, kind: str, subject_id: str, delivered: Event | None, reason: str = "tie") -> Event:
         """Read the subject from its source (and record the read as an event for operators); without one

@@ -9,6 +9,8 @@ values that no repr, log line or page shows. Tests build ``Settings(field=...)``
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -121,7 +123,7 @@ def _url(*schemes: str) -> BeforeValidator:
         assert raw is not None
         parts = urlsplit(raw)
         if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.netloc):
-            raise ValueError(f"must be a {'/'.join(schemes)} URL, got {_redact_url(raw)!r}")
+            raise ValueError(f"must be a {'/'.join(schemes)} URL, got {redact_url(raw)!r}")
         # A trailing slash would double up when paths are appended to a base URL with a prefix.
         return raw.rstrip("/") if schemes == ("http", "https") else raw
 
@@ -137,11 +139,19 @@ def _log_level(value: Any) -> str:
     return raw.upper()
 
 
-def _redact_url(url: str) -> str:
+def _readable_file(value: Any) -> str:
+    raw = _text(value)
+    assert raw is not None
+    if not Path(raw).is_file():
+        raise ValueError(f"must name a readable file, got {raw!r} (no such file)")
+    return raw
+
+
+def redact_url(url: str) -> str:
     """Hide a password in a URL, so that an error message never shows one."""
     parts = urlsplit(url)
     if parts.password:
-        return url.replace(parts.password, "****")
+        return url.replace(f":{parts.password}@", ":****@", 1)
     return url
 
 
@@ -220,7 +230,7 @@ class Settings(BaseSettings):
     jira_bridge_account_id: Text = _env("JIRA_BRIDGE_ACCOUNT_ID")
     zendesk_bridge_user_id: Text = _env("ZENDESK_BRIDGE_USER_ID")
 
-    rules_path: Text = _env("BRIDGE_RULES")
+    rules_path: Annotated[str | None, BeforeValidator(_readable_file)] = _env("BRIDGE_RULES")
     idempotency_ttl_s: Annotated[int, _whole(minimum=60)] = _env(
         "BRIDGE_IDEMPOTENCY_TTL_S", defaults.DEFAULT_IDEMPOTENCY_TTL_S
     )
@@ -241,6 +251,9 @@ class Settings(BaseSettings):
     dashboard_user: Text = _env("BRIDGE_DASHBOARD_USER")
     dashboard_password: SecretText = _env("BRIDGE_DASHBOARD_PASSWORD")
     log_level: Annotated[str, BeforeValidator(_log_level)] = _env("BRIDGE_LOG_LEVEL", "INFO")
+    # Where ``bridge dev`` says which Redis and ports it uses, for commands in another terminal (unset:
+    # ``default_state_dir()``/dev.json).
+    dev_state_file: Text = _env("BRIDGE_DEV_STATE")
 
     @classmethod
     def settings_customise_sources(
@@ -255,10 +268,14 @@ class Settings(BaseSettings):
         return (init_settings,)
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """Read and cast every variable; raise ``SettingsError`` naming the first bad one."""
+    def from_env(cls, fallback: Mapping[str, str] | None = None) -> Settings:
+        """Read and cast every variable; raise ``SettingsError`` naming the first bad one.
+
+        ``fallback`` gives values (by variable name) for the variables the environment leaves unset: the
+        operator commands take ``bridge dev``'s from its state file.
+        """
         try:
-            return cls(**EnvSettingsSource(cls)())
+            return cls(**{**(fallback or {}), **EnvSettingsSource(cls)()})
         except ValidationError as exc:
             raise SettingsError(_one_line(exc)) from None
 
@@ -288,6 +305,16 @@ def _one_line(error: ValidationError) -> str:
     if first["type"] != "value_error":
         message = f"{message[:1].lower()}{message[1:]}"
     return f"{variable} {message}"
+
+
+def default_state_dir() -> Path:
+    """Return this user's directory for the bridge's local state: ``$XDG_RUNTIME_DIR`` (a per-login tmpfs
+    that the system empties at logout), else ``$XDG_CACHE_HOME`` or ``~/.cache``, with ``jira-zendesk-bridge``."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / "jira-zendesk-bridge"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "jira-zendesk-bridge"
 
 
 def process_environment() -> dict[str, str]:

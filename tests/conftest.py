@@ -68,6 +68,21 @@ def _find_redis() -> RedisServer:
     return RedisServer(server.url, f"EMBEDDED FALLBACK ({binary})", server)
 
 
+UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"
+"""What REDIS_URL says unless a test sets it: a command that forgets it fails, and touches no one's Redis."""
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the developer's Redis and running ``bridge dev`` out of the tests.
+
+    Commands run in a test's process read no state file of theirs, and no REDIS_URL but the test's own:
+    one run without it finds nothing at 127.0.0.1:6379 to write its audit entries to.
+    """
+    monkeypatch.setenv("BRIDGE_DEV_STATE", str(tmp_path_factory.getbasetemp() / "no-bridge-dev.json"))
+    monkeypatch.setenv("REDIS_URL", UNREACHABLE_REDIS_URL)
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """The suite's Redis (found once per session)."""

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from bridge import keys
 from bridge.errors import CallFailed, RetryLater
 from bridge.executor import Executor
 from bridge.keys import CLAIM_KEY
 from bridge.rules.model import PlannedAction
+from bridge.stores import history
 from bridge.stores.idempotency import CallMarks, Claim
 from bridge.upstreams import Clients, clients_from_settings
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
@@ -142,3 +144,39 @@ def test_retryable_and_permanent_failures(executor: Executor, sandbox: RunningSa
         executor.perform(_upsert("EX-6", 1), "job-2", 1)
     assert failed.value.record["upstream_status"] == 400
     assert failed.value.record["outcome"] == "failed"
+
+
+def test_every_try_is_recorded_with_its_answer_and_the_delay_chosen(
+    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis
+) -> None:
+    with SandboxControl(sandbox.url) as control:
+        control.add_fault(api="jira", status=503, body='{"message": "down for a moment"}', times=2)
+    action = _upsert("EX-7", 1)
+    for attempt in (1, 2):
+        with pytest.raises(RetryLater):
+            executor.perform(action, "job-1", attempt)
+    executor.perform(action, "job-1", 3)
+
+    # The event page reads the tries with the event's record (history.load_event).
+    record = _saved(redis_client, action)
+    (call,) = record.calls
+    tries = call["tries"]
+    assert [(t["attempt"], t["outcome"], t["upstream_status"]) for t in tries] == [
+        (1, "retrying", 503),
+        (2, "retrying", 503),
+        (3, "done", None),
+    ]
+    assert all("down for a moment" in (t["upstream_body"] or "") for t in tries[:2])
+    assert [t["retry_in_s"] is not None and t["retry_in_s"] >= 0 for t in tries] == [True, True, False]
+    times = [t["at"] or 0.0 for t in tries]
+    assert times == sorted(times)
+    assert times[0] > 0
+    assert call["outcome"] == "done"
+
+
+def _saved(conn: redis.Redis, action: PlannedAction) -> history.EventRecord:
+    """The record of an event these tests never saved (they call the executor directly): calls only."""
+    conn.hset(keys.EVENT_KEY.format(event_id=action.event_id), mapping={"event": "{}", "status": "planned"})
+    record = history.load_event(conn, action.event_id)
+    assert record is not None
+    return record

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     # the web process must not load the worker stack.
     from workers import worker
 
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     logs.configure(settings.log_level)
     worker.run(settings, burst=args.burst, concurrency=max(1, args.concurrency), queues=args.queue)
     return 0

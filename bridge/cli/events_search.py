@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    found = service.search(terminal.connect(), args.text)
+    found = service.search(terminal.connect(args), args.text)
     terminal.emit(
         args, found, found["events"], ("event_id", "source", "type", "subject", "status", "received_at")
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import RulesError
+from bridge.ops import actor, terminal
 from bridge.settings import Settings
 from bridge.upstreams.jsm.apply import (
     Create,
@@ -30,7 +31,11 @@ HELP = "make a JSM ops integration's actions match a YAML/JSON file (create, pat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the actions file: {integration_id?, actions: [...]} in YAML or JSON")
+    parser.add_argument(
+        "file",
+        help="the actions file: {integration_id?, actions: [...]} in YAML or JSON (not a rules file;"
+        " example: bridge/upstreams/jsm/examples/integration_actions.yaml)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument(
         "--integration", help="integration id (default: the file's integration_id, else JSM_INTEGRATION_ID)"
@@ -44,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem.format(exc.path))
         return 1
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     integration = args.integration or desired.integration_id or settings.jsm_integration_id
     if not integration:
         print(
@@ -52,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     # Imported when the command runs: the CLI imports every command module just to build its parser.
-    from bridge.errors import UpstreamError
     from bridge.upstreams import clients_from_settings
     from bridge.upstreams.jsm.client import JsmOpsClient
 
@@ -63,25 +67,40 @@ def run(args: argparse.Namespace) -> int:
                 "bridge jsm apply: JSM is not configured: set JSM_OPS_BASE_URL, JSM_EMAIL and JSM_API_TOKEN"
             )
             return 2
-        try:
-            return apply(jsm, integration, desired, dry_run=args.dry_run)
-        except UpstreamError as exc:
-            print(f"bridge jsm apply: {exc}")
-            return 1
+        if args.dry_run:
+            return _apply_or_report(jsm, integration, desired, dry_run=True)[0]
+        # A change to the integration is an operator action: recorded in the audit log, with its outcome.
+        with actor.audited(terminal.connect(args), "jsm apply", f"integration {integration}") as outcome:
+            code, outcome.detail = _apply_or_report(jsm, integration, desired, dry_run=False)
+            outcome.ok = code == 0
+        return code
 
 
-def apply(jsm: JsmOpsClient, integration: str, desired: DesiredActions, dry_run: bool = False) -> int:
-    """Plan against the integration as it is now, print the plan, and (unless ``dry_run``) apply it."""
+def _apply_or_report(
+    jsm: JsmOpsClient, integration: str, desired: DesiredActions, dry_run: bool
+) -> tuple[int, str]:
+    from bridge.errors import UpstreamError
+
+    try:
+        return 0, apply(jsm, integration, desired, dry_run=dry_run)
+    except UpstreamError as exc:
+        print(f"bridge jsm apply: {exc}")
+        return 1, str(exc)
+
+
+def apply(jsm: JsmOpsClient, integration: str, desired: DesiredActions, dry_run: bool = False) -> str:
+    """Plan against the integration as it is now, print the plan, and (unless ``dry_run``) apply it.
+
+    Return the last line printed: what was done.
+    """
     current = [_plain(jsm.get_action(integration, a["id"])) for a in _listing(jsm, integration)]
     steps = plan_actions(desired.actions, current)
     if not steps:
-        print(f"integration {integration}: {len(current)} actions already match, nothing to do")
-        return 0
+        return _say(f"integration {integration}: {len(current)} actions already match, nothing to do")
     if dry_run:
         for step in steps:
             print(f"would {step.describe()}")
-        print(f"integration {integration}: {_count(steps)} (dry run, nothing changed)")
-        return 0
+        return _say(f"integration {integration}: {_count(steps)} (dry run, nothing changed)")
     done: list[Step] = []
     for step in steps:
         if isinstance(step, Move):
@@ -96,8 +115,12 @@ def apply(jsm: JsmOpsClient, integration: str, desired: DesiredActions, dry_run:
         jsm.reorder_action(integration, ids[move.name], ids[move.successor])
         print(move.describe())
         done.append(move)
-    print(f"integration {integration}: {_count(done)}")
-    return 0
+    return _say(f"integration {integration}: {_count(done)}")
+
+
+def _say(line: str) -> str:
+    print(line)
+    return line
 
 
 def _apply_step(jsm: JsmOpsClient, integration: str, step: Step) -> None:

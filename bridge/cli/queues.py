@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bridge.ops import service, terminal
+from bridge.settings import redact_url
 
 HELP = "show the queues (waiting/queued/started/deferred/scheduled/failed/finished), workers and destinations"
 
@@ -14,10 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = service.overview(terminal.connect())
+    data = service.overview(terminal.connect(args))
     if args.json:
         terminal.emit(args, data, [], [])
         return 0
+    # Which Redis this is, and why: an empty one may well be the wrong one.
+    print(f"Redis {redact_url(args.settings.effective_redis_url)}, from {args.redis_origin}\n")
     print(
         terminal.table(
             data["queues"],

@@ -6,9 +6,9 @@ import argparse
 import time
 from datetime import datetime
 
-from bridge import logs
 from bridge.connections import sync_client
 from bridge.drift import reconcile
+from bridge.ops import actor
 from bridge.settings import Settings
 from bridge.upstreams import clients_from_settings
 
@@ -25,17 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    settings: Settings = args.settings
     conn = sync_client(settings, socket_timeout=10.0)
     with clients_from_settings(settings) as clients:
         while True:
-            drift = reconcile(conn, clients, settings, args.since)
-            print(
-                f"reconcile: {drift.zendesk_links_seen} Zendesk links checked, {drift.indexed} indexed; "
-                f"{len(drift.remote_links_missing)} remote links and {len(drift.zendesk_links_missing)} "
-                f"Zendesk links missing; {len(drift.jobs)} job(s) enqueued"
-            )
+            # Each run is in the audit log: who ran it, what it found and enqueued (or why it failed).
+            target = f"links updated since {args.since.isoformat()}" if args.since else "every link"
+            with actor.audited(conn, "reconcile", target) as outcome:
+                drift = reconcile(conn, clients, settings, args.since)
+                outcome.detail = (
+                    f"{drift.zendesk_links_seen} Zendesk links checked, {drift.indexed} indexed; "
+                    f"{len(drift.remote_links_missing)} remote links and {len(drift.zendesk_links_missing)} "
+                    f"Zendesk links missing; {len(drift.jobs)} job(s) enqueued"
+                )
+            print(f"reconcile: {outcome.detail}")
             for line in drift.remote_links_missing + drift.zendesk_links_missing:
                 print(f"  missing: {line}")
             if not args.every:

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = service.replay(terminal.connect(), args.event_id)
+        result = service.replay(terminal.connect(args), args.event_id)
     except NotFound as error:
         print(f"bridge: {error}")
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bridge.cli.ports import ensure_free
 from bridge.embedded_redis import free_port
 
 HELP = "serve only the sandbox of the five upstream APIs (for demos and tests)"
@@ -27,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from bridge.upstreams.sandbox import SandboxConfig, create_app
 
     config = SandboxConfig(latency_s=args.latency)
+    if args.port:
+        ensure_free(args.host, args.port, "--port N (0: a free one)")
     port = args.port or free_port()
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104 (comparison only)
     base_url = f"http://{shown_host}:{port}"

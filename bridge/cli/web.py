@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from bridge import defaults, logs
+from bridge.cli.ports import ensure_free
 from bridge.rules.loader import load_rules
 from bridge.settings import Settings
 
@@ -25,15 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     logs.configure(settings.log_level)
     # A bad rules file stops the process here, with every problem listed, not at the first event.
     load_rules(settings.rules_path)
+    port = args.port or settings.port
+    ensure_free(args.host, port, "--port N (or PORT=N)")
     uvicorn.run(
         "bridge.receiver.factory:app_from_env",
         factory=True,
         host=args.host,
-        port=args.port or settings.port,
+        port=port,
         workers=max(1, args.workers or settings.web_concurrency),
         log_config=None,
         access_log=False,

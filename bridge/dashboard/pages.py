@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from bridge.errors import BadParameter, NotFound
 from bridge.ops import service, session
+from bridge.ops.actor import acting, from_request
 from bridge.ops.api import page_number, registry_name
 from bridge.ops.auth import guarded
 from bridge.ops.throttle import LoginThrottle
@@ -44,6 +45,21 @@ def _age(timestamp: float | None) -> str:
 
 _templates.filters["age"] = _age
 _templates.filters["minute"] = lambda minute: time.strftime("%H:%M", time.gmtime(int(minute) * 60))
+
+
+def clock(moment: float | None) -> str:
+    """Format an epoch time as ``2026-11-30 06:54:02.123`` (UTC, milliseconds): when a try was made."""
+    if not moment:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}"
+
+
+_templates.filters["clock"] = clock
+
+
+def templates() -> Environment:
+    """Return the dashboard's templates (its other pages, ``insight.py``, render with the same filters)."""
+    return _templates
 
 
 def routes(
@@ -94,11 +110,12 @@ def routes(
 
     async def failed(request: Request) -> Response:
         destination = request.query_params.get("destination") or None
-        data = await run(service.failed_jobs, destination)
+        page = request.query_params.get("page", "1")
+        data = await run(service.failed_page, destination, int(page) if page.isdigit() else 1)
         return render(
             request,
             "failed.html",
-            jobs=data,
+            data=data,
             destination=destination,
             notice=request.query_params.get("done"),
         )
@@ -131,7 +148,8 @@ def routes(
         if not back.startswith("/dashboard"):
             back = "/dashboard"
         try:
-            done = await _act(run, name, form)
+            with acting(from_request(request, "dashboard")):  # the audit log's "who"
+                done = await _act(run, name, form)
         except NotFound as error:
             return render(request, "message.html", title="Not found", message=str(error))
         separator = "&" if "?" in back else "?"

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from bridge.errors import BadParameter, NotFound
 from bridge.ops import service
+from bridge.ops.actor import acting, from_request
 from bridge.ops.auth import guarded
 from bridge.ops.openapi import MAX_PAGE, REGISTRY_NAMES, SPEC
 from bridge.ops.throttle import LoginThrottle
@@ -70,7 +71,8 @@ def routes(
                 _known_parameters(request, query)
                 if request.method != "GET":
                     _check_body(await request.body())
-                result = await run_in_threadpool(handler, connection(), request)
+                with acting(from_request(request, "api")):  # the audit log's "who"
+                    result = await run_in_threadpool(handler, connection(), request)
             except BadParameter as error:
                 return JSONResponse({"error": str(error)}, 400)
             except NotFound as error:

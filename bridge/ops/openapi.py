@@ -11,6 +11,12 @@ from typing import Any
 MAX_PAGE = 10_000
 """Highest page number a job list accepts."""
 
+AUDIT_LIMIT_MAX = 500
+"""Most audit entries one request returns."""
+
+AUDIT_ENTRY_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"
+"""An audit entry's id (a Redis stream id), as ``before`` takes it."""
+
 REGISTRY_NAMES = ("queued", "started", "deferred", "scheduled", "failed", "finished")
 """What ``/api/ops/queues/{queue}/jobs?registry=`` may name (the queue itself, or one of RQ's registries)."""
 
@@ -244,5 +250,28 @@ SPEC: dict[str, Any] = {
             "Pause every worker (jobs in hand finish)", _object({"paused": _BOOLEAN}), "post"
         ),
         "/api/ops/resume": _op("Resume the workers", _object({"paused": _BOOLEAN}), "post"),
+        "/api/ops/audit": _op(
+            "The operators' actions, newest first: who (login or OS user, and via dashboard, api or cli),"
+            " when, what, on what, and the outcome; `limit` (default 50, at most 500), `before` (an entry"
+            " id: the next page)",
+            _object(
+                {
+                    "entries": {"type": "array", "items": {"type": "object"}},
+                    "total": _INTEGER,
+                    "older": _nullable("string"),
+                }
+            ),
+            query={
+                "limit": {"type": "integer", "minimum": 1, "maximum": AUDIT_LIMIT_MAX},
+                "before": {"type": "string", "pattern": AUDIT_ENTRY_ID},
+            },
+        ),
+        "/api/ops/events/{event_id}/plan": _op(
+            "What the current rules would plan for the event now (calls nothing): how it orders against its"
+            " subject's applied state, `linked`, and each call with its rule, target, parameters, and whether"
+            " a replay would skip it (made already, or its upstream not configured)",
+            {"type": "object"},
+            params=("event_id",),
+        ),
     },
 }

@@ -6,8 +6,8 @@ from redis import Redis
 from starlette.routing import BaseRoute
 
 from bridge.connections import sync_client
-from bridge.dashboard import pages
-from bridge.ops import api
+from bridge.dashboard import insight, pages
+from bridge.ops import api, api_insight
 from bridge.ops.throttle import LoginThrottle
 from bridge.settings import Settings
 
@@ -22,6 +22,11 @@ def operator_routes(settings: Settings, throttle: LoginThrottle | None = None) -
             client.append(sync_client(settings, socket_timeout=5.0))
         return client[0]
 
-    # One count of failed logins for both (kept in Redis, so also one for all web processes).
+    # One count of failed logins for all (kept in Redis, so also one for all web processes).
     logins = throttle or LoginThrottle(connection)
-    return [*api.routes(settings, connection, logins), *pages.routes(settings, connection, logins)]
+    return [
+        *api.routes(settings, connection, logins),
+        *api_insight.routes(settings, connection, logins),
+        *pages.routes(settings, connection, logins),
+        *insight.routes(settings, connection, logins),
+    ]

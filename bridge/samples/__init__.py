@@ -54,14 +54,18 @@ def jira_issue(
         issue["id"] = issue_id
         issue["self"] = issue["self"].rsplit("/", 1)[0] + f"/{issue_id}"
     issue["fields"][field] = ticket_ids
+    if issue_id is not None:
+        issue["id"] = issue_id
+        issue["self"] = issue["self"].rsplit("/", 1)[0] + f"/{issue_id}"
     return payload
 
 
 def zendesk_trigger(ticket_id: str = "5001", keys: str = "PROJ-1", status: str = "Open") -> dict[str, Any]:
-    """Return a Zendesk trigger delivery (the contract's body) for ``ticket_id`` referencing ``keys``."""
+    """Return a Zendesk trigger delivery (the README's trigger body) for ``ticket_id`` referencing ``keys``."""
     payload = load("zendesk_trigger")
     ticket = payload["ticket"]
     ticket.update(id=ticket_id, jira_issue_keys=keys, status=status)
+    ticket["url"] = ticket["url"].rsplit("/", 1)[0] + f"/{ticket_id}"
     ticket["updated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return payload
 

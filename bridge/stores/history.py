@@ -1,9 +1,10 @@
 """What the bridge remembers of each event and call, for operators (the dashboard reads only this).
 
 An event's record (status, reason, how many actions and destinations are pending), the record of each of
-its calls, the search index, each destination's figures and per-minute counts; key formats and their
-lifetimes are ``bridge.keys``. Records expire after ``BRIDGE_RECORD_RETENTION_S``; the raw delivery stays
-where the receiver wrote it.
+its calls and of each try of them (time, upstream status and answer, the delay chosen before the next),
+the search index, each destination's figures and per-minute counts; key formats and their lifetimes are
+``bridge.keys``. Records expire after ``BRIDGE_RECORD_RETENTION_S``; the raw delivery stays where the
+receiver wrote it. The executor writes a call's record with ``record_call`` alone: the try is part of it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from bridge import defaults, keys
+from bridge.connections import text
 from bridge.event import Event
 from bridge.upstreams import DESTINATIONS
 
@@ -27,6 +29,23 @@ CallOutcome = Literal[
 
 PENDING_FIELD = "pending"
 """Field of the event record counting its destinations whose calls are not finished yet."""
+
+TRIED: frozenset[str] = frozenset({"done", "failed", "retrying"})
+"""Call outcomes that come from asking the upstream (a try); the skips asked nobody."""
+
+
+class Attempt(TypedDict, total=False):
+    """One try of a call: when, the upstream's status and answer, and the delay chosen before the next."""
+
+    attempt: int
+    at: float | None
+    outcome: str
+    upstream_status: int | None
+    upstream_body: str | None
+    error: str | None
+    ms: float | None
+    retry_in_s: float | None
+    job_id: str | None
 
 
 class CallRecord(TypedDict, total=False):
@@ -46,6 +65,8 @@ class CallRecord(TypedDict, total=False):
     started_at: float | None
     finished_at: float | None
     ms: float | None
+    retry_in_s: float | None
+    tries: list[Attempt]
 
 
 @dataclass
@@ -141,14 +162,36 @@ def set_event_status(
 
 
 def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) -> None:
-    """Store (or update) one call of an event, and count it in the destination's figures."""
+    """Store (or update) one call of an event, count it in the destination's figures, and when the
+    upstream was asked (done, failed, retrying), add the try to the event's attempts."""
     key = keys.EVENT_CALLS_KEY.format(event_id=event_id)
     now = time.time()
     with conn.pipeline(transaction=False) as pipe:
         pipe.hset(key, call["idempotency_key"], orjson.dumps(call))
         pipe.expire(key, retention_s)
+        if call.get("outcome") in TRIED:
+            attempts = keys.EVENT_ATTEMPTS_KEY.format(event_id=event_id)
+            pipe.rpush(attempts, orjson.dumps(_attempt(call)))
+            pipe.ltrim(attempts, -defaults.ATTEMPTS_PER_EVENT_MAX, -1)
+            pipe.expire(attempts, retention_s)
         _count_call(pipe, call, now)
         pipe.execute()
+
+
+def _attempt(call: CallRecord) -> dict[str, Any]:
+    body = call.get("upstream_body")
+    return {
+        "key": call["idempotency_key"],
+        "attempt": call.get("attempts"),
+        "at": call.get("finished_at"),
+        "outcome": call.get("outcome"),
+        "upstream_status": call.get("upstream_status"),
+        "upstream_body": body[: defaults.ATTEMPT_BODY_LIMIT] if body else None,
+        "error": (call.get("error") or "")[:300] or None,
+        "ms": call.get("ms"),
+        "retry_in_s": call.get("retry_in_s"),
+        "job_id": call.get("job_id"),
+    }
 
 
 def _count_call(pipe: Any, call: CallRecord, now: float) -> None:
@@ -197,9 +240,14 @@ def load_event(conn: Redis, event_id: str) -> EventRecord | None:
         pipe.hgetall(keys.EVENT_KEY.format(event_id=event_id))
         pipe.hgetall(keys.EVENT_CALLS_KEY.format(event_id=event_id))
         pipe.get(keys.RAW_DELIVERY_KEY.format(event_id=event_id))
-        stored, calls, raw = pipe.execute()
+        pipe.lrange(keys.EVENT_ATTEMPTS_KEY.format(event_id=event_id), 0, -1)
+        stored, calls, raw, attempts = pipe.execute()
     if not stored:
         return None
+    tries: dict[str, list[Attempt]] = {}
+    for entry in attempts:
+        attempt = orjson.loads(entry)
+        tries.setdefault(attempt.pop("key"), []).append(attempt)
     return EventRecord(
         event=orjson.loads(stored[b"event"]),
         status=stored.get(b"status", b"").decode(),
@@ -207,10 +255,16 @@ def load_event(conn: Redis, event_id: str) -> EventRecord | None:
         actions=int(stored.get(b"actions", 0)),
         updated_at=float(stored.get(b"updated_at", 0)),
         calls=sorted(
-            (orjson.loads(value) for value in calls.values()), key=lambda c: c.get("started_at") or 0
+            (_with_tries(orjson.loads(value), tries) for value in calls.values()),
+            key=lambda c: c.get("started_at") or 0,
         ),
         raw=_raw_delivery(raw),
     )
+
+
+def _with_tries(call: CallRecord, tries: dict[str, list[Attempt]]) -> CallRecord:
+    call["tries"] = tries.get(call["idempotency_key"], [])
+    return call
 
 
 def _raw_delivery(raw: bytes | None) -> dict[str, Any] | None:
@@ -244,6 +298,35 @@ def search(conn: Redis, text: str, limit: int = defaults.SEARCH_LIMIT) -> list[E
     return summaries(conn, newest)
 
 
+def recent(conn: Redis, limit: int = defaults.RECENT_EVENTS) -> list[EventSummary]:
+    """Return the newest events the workers took in (a replayed one once, where it was last taken)."""
+    taken = [text(event_id) for event_id in conn.lrange(keys.RECEIVED_LOG_KEY, 0, 2 * limit - 1)]
+    return summaries(conn, list(dict.fromkeys(taken))[:limit])
+
+
+def subject_words(event: dict[str, Any]) -> str | None:
+    """Return what an event is about, in words: ``ticket 5002``, ``issue PROJ-1``."""
+    subject = event.get("subject")
+    if not isinstance(subject, dict) or not subject.get("kind"):
+        return None
+    return f"{subject['kind']} {subject.get('key') or subject.get('id')}"
+
+
+def subjects(conn: Redis, event_ids: list[str]) -> dict[str, str]:
+    """Return ``subject_words`` of each known event id (one round trip)."""
+    unique = list(dict.fromkeys(event_ids))
+    with conn.pipeline(transaction=False) as pipe:
+        for event_id in unique:
+            pipe.hget(keys.EVENT_KEY.format(event_id=event_id), "event")
+        rows = pipe.execute()
+    found = {}
+    for event_id, raw_event in zip(unique, rows, strict=True):
+        words = subject_words(orjson.loads(raw_event)) if raw_event else None
+        if words:
+            found[event_id] = words
+    return found
+
+
 def summaries(conn: Redis, event_ids: list[str]) -> list[EventSummary]:
     """Return one summary per known event id, in the given order."""
     with conn.pipeline(transaction=False) as pipe:
@@ -255,13 +338,12 @@ def summaries(conn: Redis, event_ids: list[str]) -> list[EventSummary]:
         if raw_event is None:
             continue
         event = orjson.loads(raw_event)
-        subject = event["subject"]
         result.append(
             EventSummary(
                 event_id=event_id,
                 source=event["source"],
                 type=event["type"],
-                subject=f"{subject['kind']} {subject.get('key') or subject['id']}",
+                subject=subject_words(event) or "",
                 status=(status or b"").decode(),
                 received_at=event["received_at"],
             )

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 
 from bridge import samples
+from bridge.stores import audit
 from bridge.upstreams.sandbox import SandboxConfig
 from tests.e2e.conftest import Bridge, wait_until
 
@@ -35,6 +36,7 @@ def test_reconcile_recreates_a_missing_remote_link_and_a_missing_zendesk_link(e2
     )
 
     assert done.returncode == 0, done.stderr
+    assert done.stderr == "", "no log line (JSON or other) beside a command's answer"
     assert "missing: REC-1 ← Zendesk #6701" in done.stdout
     assert "missing: Zendesk #6702 → REC-2" in done.stdout
     wait_until(lambda: e2e.control.state()["jira"]["remote_links"].get("REC-1"), what="the remote link back")
@@ -46,3 +48,6 @@ def test_reconcile_recreates_a_missing_remote_link_and_a_missing_zendesk_link(e2
         [sys.executable, "-m", "bridge", "reconcile"], env=e2e.env, capture_output=True, text=True, timeout=60
     )
     assert "0 job(s) enqueued" in again.stdout
+    runs = [entry for entry in audit.recent(e2e.redis) if entry.action == "reconcile"]
+    assert [(run.target, run.via, run.ok) for run in runs] == [("every link", "cli", True)] * 2
+    assert "2 job(s) enqueued" in runs[1].detail

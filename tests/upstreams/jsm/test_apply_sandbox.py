@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
 from bridge.cli import main
+from bridge.stores import audit
 from bridge.upstreams.sandbox import RunningSandbox, SandboxControl, serve_in_thread
 
 INTEGRATION = "sandbox-integration"
@@ -28,7 +32,8 @@ def action(name: str, **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSandbox]:
+def sandbox(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[RunningSandbox]:
+    monkeypatch.setenv("REDIS_URL", redis_url)  # where the audit log records each apply
     with serve_in_thread() as running:
         for name, value in running.env().items():
             monkeypatch.setenv(name, value)
@@ -128,3 +133,37 @@ def test_upstream_refusal_is_reported(
     out = capsys.readouterr().out
     assert "403" in out
     assert "sandbox-jsm-token" not in out
+
+
+def test_the_shipped_example_applies_and_a_second_run_has_nothing_to_do(
+    control: SandboxControl, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = resources.files("bridge.upstreams.jsm").joinpath("examples/integration_actions.yaml")
+    assert main(["jsm", "apply", "--dry-run", str(example)]) == 0
+    assert writes(control) == []
+
+    assert main(["jsm", "apply", str(example)]) == 0
+    assert [a["name"] for a in stored(control)] == [
+        "Create alert from monitoring",
+        "Close alert when resolved",
+    ]
+    capsys.readouterr()
+    assert main(["jsm", "apply", str(example)]) == 0
+    assert "already match, nothing to do" in capsys.readouterr().out
+    # Each apply is in the audit log (the dry run changed nothing and is not).
+    entries = audit.recent(redis.Redis.from_url(os.environ["REDIS_URL"]))
+    assert [(e.action, e.target, e.ok, e.via) for e in entries] == [
+        ("jsm apply", f"integration {INTEGRATION}", True, "cli")
+    ] * 2
+    assert entries[0].detail.endswith("nothing to do")
+    assert entries[1].detail == f"integration {INTEGRATION}: 2 created, 0 updated, 0 deleted, 0 moved"
+
+
+def test_a_refused_apply_is_in_the_audit_log_as_failed(control: SandboxControl, tmp_path: Path) -> None:
+    control.add_fault(api="jsm", method="POST", status=403, body='{"message": "not an admin"}')
+
+    assert main(["jsm", "apply", write(tmp_path, [action("a")])]) == 1
+
+    (entry,) = audit.recent(redis.Redis.from_url(os.environ["REDIS_URL"]))
+    assert (entry.action, entry.ok) == ("jsm apply", False)
+    assert "403" in entry.detail
