@@ -112,6 +112,10 @@ ABANDONED_JOB_RETRIES = 3
 """Times RQ queues a job again whose worker died under it (kill -9); failures the bridge raises on
 purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with ``Retry-After``)."""
 
+INLINE_CALLS_BUDGET_S = 2.0
+"""How long an event job spends making its own calls right after planning them (one unit per destination)
+before it leaves the rest to drain jobs: a delivery's calls go out at once unless an upstream is slow."""
+
 DRAIN_MAX_UNITS = 200
 """Units one drain job takes at most before it hands over to a new job (and to other queues)."""
 

@@ -131,8 +131,7 @@ class Executor:
     ) -> history.CallRecord:
         if applied is not None and applied > action.version:
             record["error"] = f"superseded: a newer plan ({applied}) already wrote {action.object}"
-            self._end_claim(claim)
-            return self._finish(action, record, "skipped-stale")
+            return self._finish(action, record, "skipped-stale", claim)
         limit = self.settings.rate_limits.get(action.destination)
         if limit:
             wait = ratelimit.reserve(self.conn, action.destination, limit)
@@ -148,21 +147,18 @@ class Executor:
             )
         except RetryableUpstreamError as error:
             record["ms"] = (time.perf_counter() - started) * 1000
-            self._end_claim(claim)
             self._describe(record, error)
             delay, rate_limited = self.backoff(error, int(record.get("attempts") or 1))
             record["retry_in_s"] = round(delay, 3)  # shown with the try on the event's page
             history.note_backoff(self.conn, action.destination, time.time() + delay, rate_limited)
-            self._finish(action, record, "retrying")
+            self._finish(action, record, "retrying", claim)
             raise RetryLater(delay, str(error), rate_limited) from error
         except (UpstreamError, RequestRefused, NotConfigured) as error:
             record["ms"] = (time.perf_counter() - started) * 1000
-            self._end_claim(claim)
             self._describe(record, error)
-            raise CallFailed(self._finish(action, record, "failed")) from error
+            raise CallFailed(self._finish(action, record, "failed", claim)) from error
         record["ms"] = (time.perf_counter() - started) * 1000
-        self._end_claim(claim, result=orjson.dumps(result), version=action.version)
-        return self._finish(action, record, "done")
+        return self._finish(action, record, "done", claim, orjson.dumps(result))
 
     def _end_claim(self, claim: Claim, result: bytes | None = None, version: int = 0) -> None:
         """Release the claim; with a ``result``, record the call as done first (one round trip)."""
@@ -184,9 +180,22 @@ class Executor:
             record["upstream_body"] = error.body
 
     def _finish(
-        self, action: PlannedAction, record: history.CallRecord, outcome: history.CallOutcome
+        self,
+        action: PlannedAction,
+        record: history.CallRecord,
+        outcome: history.CallOutcome,
+        claim: Claim | None = None,
+        result: bytes | None = None,
     ) -> history.CallRecord:
+        """Record the call's outcome; with its ``claim``, end the claim (and with a ``result``, mark the call
+        done) in the same round trip."""
         record["outcome"] = outcome
         record["finished_at"] = time.time()
-        history.record_call(self.conn, action.event_id, record, self.settings.record_retention_s)
+        with self.conn.pipeline(transaction=False) as pipe:
+            history.add_call(pipe, action.event_id, record, self.settings.record_retention_s)
+            if claim is None:
+                pipe.execute()
+            else:
+                ttl = self.settings.idempotency_ttl_s
+                self._marks.end(claim, ttl, result, action.version if result is not None else 0, then=pipe)
         return record

@@ -53,6 +53,8 @@ class Plan:
     actions: list[PlannedAction] = field(default_factory=list)
     not_configured: list[PlannedAction] = field(default_factory=list)
     cascades: list[tuple[str, str]] = field(default_factory=list)
+    in_force: str = ""
+    """When superseded or unchanged: the id of the event whose plan is in force for the subject."""
 
     @property
     def destinations(self) -> list[str]:
@@ -162,7 +164,12 @@ class Planner:
                 order = ordering.compare(candidate, stored.sequence, stored.precision, merged == stored.state)
                 subject = f"{candidate.kind} {candidate.id}"
                 if order is ordering.Order.OLDER:
-                    return Plan("superseded", f"{subject} is newer already (event {stored.event_id})", event)
+                    return Plan(
+                        "superseded",
+                        f"{subject} is newer already (event {stored.event_id})",
+                        event,
+                        in_force=stored.event_id,
+                    )
                 if order is ordering.Order.SAME:
                     if candidate.sequence >= stored.sequence + stored.precision:
                         pipe.multi()
@@ -171,7 +178,10 @@ class Planner:
                         )
                         pipe.execute()
                     return Plan(
-                        "unchanged", f"{subject} is in this state already (event {stored.event_id})", event
+                        "unchanged",
+                        f"{subject} is in this state already (event {stored.event_id})",
+                        event,
+                        in_force=stored.event_id,
                     )
                 if order is ordering.Order.AMBIGUOUS:
                     raise _ReadSource

@@ -132,6 +132,28 @@ def test_a_call_on_a_record_a_call_began_on_and_never_finished_is_told_so(redis_
     assert marks.begin(Claim.of("key-5", "zendesk:1", "zendesk.jira_link:1:10000"), 8).again is False
 
 
+def test_a_call_ends_in_one_round_trip_even_on_a_redis_that_lost_its_scripts(
+    executor: Executor, redis_client: redis.Redis
+) -> None:
+    # A Redis that restarted (or a new one) knows no script: the end still releases the claim and
+    # records the call, and the operators' writes sent with it land too.
+    for attempt, flush in enumerate((True, False), start=1):
+        claim = Claim.of(
+            f"key-end-{attempt}", f"jira:EX-{20 + attempt}", f"jira.remote_link:EX-{20 + attempt}:g"
+        )
+        marks = CallMarks(redis_client)
+        assert marks.begin(claim, 8).state == "claimed"
+        if flush:
+            redis_client.script_flush()
+        with redis_client.pipeline(transaction=False) as pipe:
+            pipe.set(f"note-{attempt}", "written")
+            marks.end(claim, 60, result=b"{}", version=5, then=pipe)
+        assert redis_client.get(claim.claim_key) is None
+        assert redis_client.get(claim.idempotency_key) == b"{}"
+        assert redis_client.get(f"note-{attempt}") == b"written"
+        assert marks.begin(claim, 8).state == "duplicate"
+
+
 def test_retryable_and_permanent_failures(executor: Executor, sandbox: RunningSandbox) -> None:
     with SandboxControl(sandbox.url) as control:
         control.add_fault(api="jira", status=429, retry_after=7, times=1)

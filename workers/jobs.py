@@ -53,9 +53,20 @@ def process_event(event: Event, attempt: int = 1) -> dict[str, Any]:
     job = _current_job()
     conn: Redis = job.connection
     worker = process.current()
-    if attempt == 1:
+    rerun = _is_rerun(job)
+    if attempt == 1 and not rerun:
         history.save_event(conn, event, worker.settings.record_retention_s)
-    return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event))
+    if rerun:
+        # Its worker died under it: the units it had in hand are finished first, in order.
+        for destination, holder in batches.holders(conn):
+            if holder == job.id:
+                _drain(conn, job.id, destination, time.monotonic() + defaults.INLINE_CALLS_BUDGET_S, 1)
+    return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event), rerun)
+
+
+def _is_rerun(job: Job) -> bool:
+    """Whether RQ runs ``job`` again because its worker died under it (each such run uses a retry)."""
+    return job.retries_left is not None and job.retries_left < defaults.ABANDONED_JOB_RETRIES
 
 
 def replan_subject(kind: str, subject_id: str, cause: str, attempt: int = 1) -> dict[str, Any]:
@@ -68,7 +79,7 @@ def replan_subject(kind: str, subject_id: str, cause: str, attempt: int = 1) -> 
 
 
 def _settle_plan(
-    job: Job, delivered: Event | None, attempt: int, plan_it: Callable[[], Plan]
+    job: Job, delivered: Event | None, attempt: int, plan_it: Callable[[], Plan], rerun: bool = False
 ) -> dict[str, Any]:
     conn: Redis = job.connection
     worker = process.current()
@@ -91,11 +102,17 @@ def _settle_plan(
             "skipped",
             f"a tie, settled by the source's state (event {plan.event['id']})",
         )
-    elif delivered is not None and plan.outcome in ("superseded", "unchanged"):
+    elif (
+        delivered is not None
+        and plan.outcome in ("superseded", "unchanged")
+        # A re-run that finds its own plan in force leaves the event to its calls (done, failed, waiting).
+        and not (rerun and plan.in_force == delivered["id"])
+    ):
         history.set_event_status(conn, delivered["id"], "skipped", plan.reason)
     if plan.actions:
-        # A crash here leaves the units waiting: the keeper's cleanup arms their destinations.
-        job_queues.arm(conn, plan.destinations, settings)
+        # Its calls go out now, from this job; what waits behind others' goes to drain jobs. A crash here
+        # leaves the units waiting (or in this job's hands, for its re-run): the keeper arms their drains.
+        _make_now(conn, job.id, plan.destinations)
     _log(plan.event, plan.outcome, actions=len(plan.actions), cascades=len(plan.cascades))
     return {"outcome": plan.outcome, "actions": len(plan.actions), "reason": plan.reason}
 
@@ -152,30 +169,54 @@ def drain_calls(destination: str) -> dict[str, Any]:
     settings = process.current().settings
     batches.disarm(conn, destination)
     deadline = time.monotonic() + settings.calls_job_timeout_s / 2
+    units, failed = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS)
+    if conn.llen(keys.WAITING_KEY.format(destination=destination)):
+        job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
+    return {"units": units, "failed": failed}
+
+
+def _drain(conn: Redis, job_id: str, destination: str, deadline: float, max_units: int) -> tuple[int, int]:
+    """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
+    their calls, until none waits, ``max_units`` are made or ``deadline`` passes (the job's own in-flight
+    unit, left by an earlier run of it, comes first). Returns (units made, units failed for good)."""
     in_hand = b""
     units = failed = 0
     while True:
-        stop = process.STOPPING.is_set() or units >= defaults.DRAIN_MAX_UNITS or time.monotonic() > deadline
+        stop = process.STOPPING.is_set() or units >= max_units or time.monotonic() > deadline
         if in_hand and stop:
-            batches.put_down(conn, destination, job.id, in_hand)
+            batches.put_down(conn, destination, job_id, in_hand)
             break
-        raw = batches.take(conn, destination, job.id, in_hand)
+        raw = batches.take(conn, destination, job_id, in_hand)
         if raw is None:
             break
         unit = orjson.loads(raw)
         description = f"{destination} calls of event {unit['event_id']}"
         meta = {"event_id": unit["event_id"], "destination": destination}
         outcome = make_calls(
-            conn, unit["event_id"], destination, unit["actions"], 1, job.id, description, meta
+            conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta
         )
         if outcome.failed_meta is not None:
             failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
             failed += 1
         in_hand = raw
         units += 1
-    if conn.llen(keys.WAITING_KEY.format(destination=destination)):
-        job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
-    return {"units": units, "failed": failed}
+    return units, failed
+
+
+def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> list[str]:
+    """Make a just-planned event's calls in its own job, one unit per destination (the oldest waiting: the
+    lists are first in, first out), so that a delivery's first call goes out without waiting for a drain
+    job; return the destinations whose waiting lists still hold units (a drain job takes them)."""
+    settings = process.current().settings
+    deadline = time.monotonic() + defaults.INLINE_CALLS_BUDGET_S
+    left = []
+    for destination in destinations:
+        _drain(conn, job_id, destination, deadline, 1)
+        if conn.llen(keys.WAITING_KEY.format(destination=destination)):
+            left.append(destination)
+    if left:
+        job_queues.arm(conn, left, settings)
+    return left
 
 
 @dataclass(frozen=True)

@@ -164,18 +164,22 @@ def set_event_status(
 def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) -> None:
     """Store (or update) one call of an event, count it in the destination's figures, and when the
     upstream was asked (done, failed, retrying), add the try to the event's attempts."""
-    key = keys.EVENT_CALLS_KEY.format(event_id=event_id)
-    now = time.time()
     with conn.pipeline(transaction=False) as pipe:
-        pipe.hset(key, call["idempotency_key"], orjson.dumps(call))
-        pipe.expire(key, retention_s)
-        if call.get("outcome") in TRIED:
-            attempts = keys.EVENT_ATTEMPTS_KEY.format(event_id=event_id)
-            pipe.rpush(attempts, orjson.dumps(_attempt(call)))
-            pipe.ltrim(attempts, -defaults.ATTEMPTS_PER_EVENT_MAX, -1)
-            pipe.expire(attempts, retention_s)
-        _count_call(pipe, call, now)
+        add_call(pipe, event_id, call, retention_s)
         pipe.execute()
+
+
+def add_call(pipe: Pipeline, event_id: str, call: CallRecord, retention_s: int) -> None:
+    """``record_call``'s writes, in the caller's pipeline (the executor sends them with the call's end)."""
+    key = keys.EVENT_CALLS_KEY.format(event_id=event_id)
+    pipe.hset(key, call["idempotency_key"], orjson.dumps(call))
+    pipe.expire(key, retention_s)
+    if call.get("outcome") in TRIED:
+        attempts = keys.EVENT_ATTEMPTS_KEY.format(event_id=event_id)
+        pipe.rpush(attempts, orjson.dumps(_attempt(call)))
+        pipe.ltrim(attempts, -defaults.ATTEMPTS_PER_EVENT_MAX, -1)
+        pipe.expire(attempts, retention_s)
+    _count_call(pipe, call, time.time())
 
 
 def _attempt(call: CallRecord) -> dict[str, Any]:

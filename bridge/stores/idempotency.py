@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from bridge import keys
 from bridge.defaults import BEGUN_TTL_S
@@ -107,12 +109,35 @@ class CallMarks:
         )
         return Started(state.decode(), int(applied) if applied is not None else None, bool(again))
 
-    def end(self, claim: Claim, ttl_s: int, result: bytes | None = None, version: int = 0) -> None:
-        """Release the claim; with a ``result``, record the call as done first (one round trip)."""
-        self._end(
-            keys=[claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key],
-            args=[claim.token, "1" if result is not None else "0", result or b"", ttl_s, version],
-        )
+    def end(
+        self,
+        claim: Claim,
+        ttl_s: int,
+        result: bytes | None = None,
+        version: int = 0,
+        then: Pipeline | None = None,
+    ) -> None:
+        """Release the claim; with a ``result``, record the call as done first.
+
+        With ``then``, a pipeline holding more writes (the operators' record of the call), the script joins
+        them and all of it is one round trip.
+        """
+        script_keys = [claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key]
+        args = [claim.token, "1" if result is not None else "0", result or b"", ttl_s, version]
+        if then is None:
+            self._end(keys=script_keys, args=args)
+        else:
+            # EVALSHA straight into the pipeline (redis-py's script objects would ask SCRIPT EXISTS first).
+            at = len(then)
+            then.evalsha(self._end.sha, len(script_keys), *script_keys, *args)
+            answers = then.execute(raise_on_error=False)
+            # NOSCRIPT: not loaded yet, or Redis restarted and lost its scripts.
+            if isinstance(answers[at], NoScriptError):
+                self._end(keys=script_keys, args=args)
+                answers[at] = None
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
         claim.released = True
 
     def renew(self, claims: Iterable[Claim], claim_ttl_s: float) -> int:
