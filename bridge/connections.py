@@ -6,11 +6,14 @@ a quick 503 (receiver) or a clear error (worker, CLI) instead of a hang.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 from bridge import defaults
@@ -51,3 +54,15 @@ def sync_client(settings: Settings, *, socket_timeout: float | None = None) -> r
 def text(value: bytes | str) -> str:
     """Return a Redis reply as text (clients here do not decode replies: RQ needs bytes)."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+@contextmanager
+def batched(conn: redis.Redis | Pipeline) -> Iterator[Pipeline]:
+    """Writes in one round trip: into ``conn`` itself when it is a pipeline (the caller's transaction sends
+    them), else into a pipeline of ``conn`` sent on leaving the block."""
+    if isinstance(conn, Pipeline):
+        yield conn
+        return
+    with conn.pipeline(transaction=False) as pipe:
+        yield pipe
+        pipe.execute()

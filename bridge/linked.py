@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from redis.client import Pipeline
 
 from bridge import ordering
+from bridge.connections import batched
 from bridge.errors import NotConfigured, RetryableUpstreamError, RetryLater, UpstreamNotFound
 from bridge.event import Event
 from bridge.rules.model import Linked
@@ -205,8 +206,9 @@ def _ask_jira(planner: Planner, key: str) -> str:
         return issue_ids.UNKNOWN
     except RetryableUpstreamError as error:
         raise RetryLater(error.retry_after or 1.0, f"looking up {key}: {error}") from error
-    issue_ids.remember_keys(planner.conn, issue.id, key, issue.key)
-    issue_ids.set_current_key(planner.conn, issue.id, issue.key)
+    with batched(planner.conn) as pipe:
+        issue_ids.remember_keys(pipe, issue.id, key, issue.key)
+        issue_ids.set_current_key(pipe, issue.id, issue.key)
     return issue.id
 
 

@@ -169,22 +169,28 @@ def drain_calls(destination: str) -> dict[str, Any]:
     settings = process.current().settings
     batches.disarm(conn, destination)
     deadline = time.monotonic() + settings.calls_job_timeout_s / 2
-    units, failed = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS)
-    if conn.llen(keys.WAITING_KEY.format(destination=destination)):
+    units, failed, left = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS)
+    if left:
         job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
     return {"units": units, "failed": failed}
 
 
-def _drain(conn: Redis, job_id: str, destination: str, deadline: float, max_units: int) -> tuple[int, int]:
+def _drain(
+    conn: Redis, job_id: str, destination: str, deadline: float, max_units: int
+) -> tuple[int, int, int]:
     """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
     their calls, until none waits, ``max_units`` are made or ``deadline`` passes (the job's own in-flight
-    unit, left by an earlier run of it, comes first). Returns (units made, units failed for good)."""
+    unit, left by an earlier run of it, comes first). Returns (units made, units failed for good, units
+    left waiting)."""
     in_hand = b""
-    units = failed = 0
+    units = failed = left = 0
     while True:
         stop = process.STOPPING.is_set() or units >= max_units or time.monotonic() > deadline
-        if in_hand and stop:
-            batches.put_down(conn, destination, job_id, in_hand)
+        if stop:
+            if in_hand:
+                left = batches.put_down(conn, destination, job_id, in_hand)
+            else:
+                left = int(conn.llen(keys.WAITING_KEY.format(destination=destination)))
             break
         raw = batches.take(conn, destination, job_id, in_hand)
         if raw is None:
@@ -200,7 +206,7 @@ def _drain(conn: Redis, job_id: str, destination: str, deadline: float, max_unit
             failed += 1
         in_hand = raw
         units += 1
-    return units, failed
+    return units, failed, left
 
 
 def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> list[str]:
@@ -211,8 +217,7 @@ def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> list[str]:
     deadline = time.monotonic() + defaults.INLINE_CALLS_BUDGET_S
     left = []
     for destination in destinations:
-        _drain(conn, job_id, destination, deadline, 1)
-        if conn.llen(keys.WAITING_KEY.format(destination=destination)):
+        if _drain(conn, job_id, destination, deadline, 1)[2]:
             left.append(destination)
     if left:
         job_queues.arm(conn, left, settings)
@@ -320,14 +325,12 @@ def _settle(
     finished: bool = True,
 ) -> dict[str, Any] | None:
     """Record where the event stands after a job's calls; return the failed job's meta, if any failed."""
-    event_key = keys.EVENT_KEY.format(event_id=event_id)
     if failures:
         reasons = "; ".join(
             f"{call.get('kind')} {call.get('target')}: {call.get('upstream_status') or ''} {call.get('error')}"
             for call in failures
         )
-        history.set_event_status(conn, event_id, "failed", reasons[:2000])
-        conn.hincrby(event_key, history.PENDING_FIELD, -1 if finished else 0)
+        history.unit_failed(conn, event_id, reasons[:2000], finished)
         first = failures[0]
         return {
             "error": reasons[:2000],
@@ -335,11 +338,9 @@ def _settle(
             "upstream_body": first.get("upstream_body"),
             "destination": first.get("destination"),
         }
-    if finished and conn.hincrby(event_key, history.PENDING_FIELD, -1) <= 0:
-        status = conn.hget(event_key, "status")
-        if status != b"failed":
-            done = any(outcome == "done" for outcome in outcomes)
-            history.set_event_status(conn, event_id, "done", "" if done else "every call was already made")
+    if finished:
+        made = any(outcome == "done" for outcome in outcomes)
+        history.unit_finished(conn, event_id, "" if made else "every call was already made")
     return None
 
 

@@ -114,9 +114,11 @@ def take(conn: Redis, destination: str, job_id: str, finished: bytes = b"") -> b
     return unit
 
 
-def put_down(conn: Redis, destination: str, job_id: str, finished: bytes) -> None:
-    """Drop the unit ``finished`` from the in-flight list of a drain job that stops taking units."""
+def put_down(conn: Redis, destination: str, job_id: str, finished: bytes) -> int:
+    """Drop the unit ``finished`` from the in-flight list of a drain job that stops taking units; return
+    how many units still wait for ``destination``."""
     with conn.pipeline(transaction=True) as pipe:
         pipe.lrem(keys.IN_FLIGHT_KEY.format(job_id=job_id), 1, finished.decode())
         pipe.srem(keys.IN_FLIGHT_JOBS_KEY, f"{destination}|{job_id}")
-        pipe.execute()
+        pipe.llen(keys.WAITING_KEY.format(destination=destination))
+        return int(pipe.execute()[-1])

@@ -30,6 +30,17 @@ CallOutcome = Literal[
 PENDING_FIELD = "pending"
 """Field of the event record counting its destinations whose calls are not finished yet."""
 
+# One destination's calls of an event are finished: count it down, and the last one sets the event done
+# unless a call of it failed for good (one step: a failure recorded meanwhile is never overwritten).
+_UNIT_FINISHED = """
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if left <= 0 and redis.call('HGET', KEYS[1], 'status') ~= 'failed' then
+  redis.call('HSET', KEYS[1], 'status', 'done', 'reason', ARGV[2], 'updated_at', ARGV[3])
+  return 1
+end
+return 0
+"""
+
 TRIED: frozenset[str] = frozenset({"done", "failed", "retrying"})
 """Call outcomes that come from asking the upstream (a try); the skips asked nobody."""
 
@@ -159,6 +170,25 @@ def set_event_status(
     if actions is not None:
         fields["actions"] = actions
     conn.hset(key, mapping=fields)
+
+
+def unit_finished(conn: Redis, event_id: str, reason: str = "") -> bool:
+    """Count down the event's destinations with calls still to make; when none is left and none failed,
+    set the event ``done`` with ``reason``. Returns whether this set it done."""
+    done = conn.register_script(_UNIT_FINISHED)(
+        keys=[keys.EVENT_KEY.format(event_id=event_id)], args=[PENDING_FIELD, reason, time.time()]
+    )
+    return bool(done)
+
+
+def unit_failed(conn: Redis, event_id: str, reason: str, finished: bool) -> None:
+    """Set the event ``failed`` with ``reason``; with ``finished``, count its destination as done too."""
+    key = keys.EVENT_KEY.format(event_id=event_id)
+    with conn.pipeline(transaction=True) as pipe:
+        set_event_status(pipe, event_id, "failed", reason)
+        if finished:
+            pipe.hincrby(key, PENDING_FIELD, -1)
+        pipe.execute()
 
 
 def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) -> None:

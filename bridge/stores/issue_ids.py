@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge.connections import text
+from bridge.connections import batched, text
 from bridge.defaults import ISSUE_ID_TTL_S, UNKNOWN_ISSUE_TTL_S
 from bridge.keys import ISSUE_ID_KEY, ISSUE_KEY_KEY
 
@@ -47,9 +47,10 @@ def current_keys(conn: Redis, issue_ids: Iterable[str]) -> dict[str, str | None]
 
 def remember_keys(conn: Redis | Pipeline, issue_id: str, *issue_keys: str) -> None:
     """Remember that each of ``issue_keys`` names issue ``issue_id`` (once a key names an issue, it always does)."""
-    for key in issue_keys:
-        if key:
-            conn.set(ISSUE_ID_KEY.format(issue_key=key), issue_id, ex=ISSUE_ID_TTL_S)
+    with batched(conn) as pipe:
+        for key in issue_keys:
+            if key:
+                pipe.set(ISSUE_ID_KEY.format(issue_key=key), issue_id, ex=ISSUE_ID_TTL_S)
 
 
 def set_current_key(conn: Redis | Pipeline, issue_id: str, key: str) -> None:

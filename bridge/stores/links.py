@@ -15,7 +15,7 @@ import orjson
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge.connections import text
+from bridge.connections import batched, text
 from bridge.keys import ISSUE_LINKS_KEY, TICKET_LINKS_KEY
 
 
@@ -47,14 +47,16 @@ def get(conn: Redis, ticket_id: str, issue_id: str) -> IndexedLink | None:
 def add(conn: Redis | Pipeline, ticket_id: str, issue_id: str, issue_key: str, zendesk_link_id: int) -> None:
     """Record a link in both directions."""
     value = orjson.dumps({"link": zendesk_link_id, "key": issue_key})
-    conn.hset(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id, value)
-    conn.hset(ISSUE_LINKS_KEY.format(issue_id=issue_id), ticket_id, zendesk_link_id)
+    with batched(conn) as pipe:
+        pipe.hset(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id, value)
+        pipe.hset(ISSUE_LINKS_KEY.format(issue_id=issue_id), ticket_id, zendesk_link_id)
 
 
 def remove(conn: Redis | Pipeline, ticket_id: str, issue_id: str) -> None:
     """Forget a link in both directions."""
-    conn.hdel(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id)
-    conn.hdel(ISSUE_LINKS_KEY.format(issue_id=issue_id), ticket_id)
+    with batched(conn) as pipe:
+        pipe.hdel(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id)
+        pipe.hdel(ISSUE_LINKS_KEY.format(issue_id=issue_id), ticket_id)
 
 
 def all_links(conn: Redis) -> dict[tuple[str, str], IndexedLink]:
