@@ -84,8 +84,34 @@ PLAN_ATTEMPTS = 50
 UNKNOWN_ISSUE_TTL_S = 60
 """How long a Jira key that names no issue is remembered as such (an issue may be created under it)."""
 
-RATE_WINDOW_TTL_S = 5
-"""How long a one-second rate-limit window's count is kept (a few seconds past its second)."""
+PACE_MAX_WAIT_S = 1.0
+"""Longest a request waits (sleeping) for its rate-limit slot; a farther slot hands the work over for later
+(a drain job re-queued for then), so a worker never sleeps long."""
+
+GATE_CACHE_S = 0.25
+"""How long a worker trusts what it last read of a destination's gate (pause, circuit): after another
+worker's 429 or the circuit opening, requests stop within this."""
+
+BREAKER_WINDOW_S = 30
+"""The circuit breaker looks at a destination's requests of the last this many seconds..."""
+
+BREAKER_BUCKET_S = 5
+"""...counted in buckets of this many seconds."""
+
+BREAKER_MIN_REQUESTS = 10
+"""Fewer requests than this in the window never open the circuit (a single failure is no outage)."""
+
+BREAKER_FAILURE_RATIO = 0.5
+"""The circuit opens when at least this share of the window's requests failed (5xx, 408, no answer)."""
+
+BREAKER_OPEN_S = 15.0
+"""How long an open circuit holds every request before one probe may go (half-open)."""
+
+BREAKER_FLUSH_S = 1.0
+"""How often a process adds its requests that got an answer to the shared window (failures go at once)."""
+
+PAUSE_DEFAULT_S = 5.0
+"""How long a 429 without ``Retry-After`` pauses its destination for every worker."""
 
 ARMED_TTL_S = 10
 """How long a destination counts as having a drain job queued: should that job be lost (deleted by an

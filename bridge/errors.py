@@ -15,6 +15,7 @@ BridgeError
 │       └── UpstreamInvalid      422: the record is refused as it stands (e.g. a link that exists already)
 ├── RequestRefused               a client refused to send a request the upstream is documented to reject
 ├── NotConfigured                an action or command needs an upstream whose variables are not set
+├── DestinationHeld              a request was not sent: the destination's pace, pause or circuit holds it
 ├── RetryLater                   a call could not be made now; the job tries again after ``delay_s``
 ├── CallFailed                   a call failed for good; carries its record (upstream status and answer)
 ├── EventFailed                  an event's calls failed for good (the job ends in RQ's failed registry)
@@ -144,6 +145,17 @@ class RequestRefused(BridgeError):
 
 class NotConfigured(BridgeError):
     """An action or command needs an upstream whose variables are not set."""
+
+
+class DestinationHeld(BridgeError):
+    """A request to ``destination`` was not sent: its rate limit's next slot is too far, a 429 paused it,
+    or its circuit is open; ``until`` (epoch seconds) is when it may go, ``reason`` says which."""
+
+    def __init__(self, destination: str, until: float, reason: str) -> None:
+        super().__init__(f"{destination}: {reason}")
+        self.destination = destination
+        self.until = until
+        self.reason = reason
 
 
 class RetryLater(BridgeError):

@@ -1,19 +1,21 @@
 """Making one planned action's upstream call with the bridge's guarantees (docs/operations.md).
 
 For each call, in this order:
-1. **Done before?** A completed call's idempotency key is recorded and never made again: a retried job,
+1. **Gate** of the destination (``bridge/guard.py``, read at most every ``GATE_CACHE_S``): a 429's pause or
+   an open circuit holds the call; it waits, as a retry that costs no attempt.
+2. **Done before?** A completed call's idempotency key is recorded and never made again: a retried job,
    a re-run plan or a job re-run after a crash re-makes only unfinished calls.
-2. **Claim** the call's target (SET NX with a short TTL that the worker renews while it lives): calls
+3. **Claim** the call's target (SET NX with a short TTL that the worker renews while it lives): calls
    writing one target (a Jira issue, a ticket) run one at a time, and a dead worker's claim lapses within
    ``BRIDGE_WORKER_LEASE_S``. A busy target reschedules the job; it never blocks.
-3. **Superseded?** The plan version last applied to the record the call writes (a remote link, a Zendesk
+4. **Superseded?** The plan version last applied to the record the call writes (a remote link, a Zendesk
    link…): a call of an older plan is skipped, so a late retry never undoes a newer plan's effect.
-4. **Rate limit** of the destination, shared by every worker (``stores/ratelimit.py``).
 5. **Call** (the action's function in its upstream's ``actions.py``, told whether an earlier attempt of
-   this very call began, so that it looks before it creates), then record the key and move the record's
-   version forward, and release the claim, in one step.
-Steps 1-3 are one Lua script and so is the end of the claim (``stores/idempotency.py``): two Redis round
-trips per call besides the operators' record of it (``stores/history.py``).
+   this very call began, so that it looks before it creates; each request passes the gate again and takes
+   a slot of the rate limit), then record the key and move the record's version forward, and release the
+   claim, in one step.
+Steps 2-4 are one Lua script and so is the end of the claim (``stores/idempotency.py``), sent with the
+operators' record of the call (``stores/history.py``): two Redis round trips per call.
 Retryable failures raise ``RetryLater`` (with the upstream's ``Retry-After`` or a jittered exponential
 backoff); permanent ones raise ``CallFailed``, both decided by the error's type. A library function: the
 RQ jobs (``workers/jobs.py``) decide what to do with them.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -34,6 +36,7 @@ from redis import Redis
 from bridge import defaults
 from bridge.errors import (
     CallFailed,
+    DestinationHeld,
     NotConfigured,
     RateLimited,
     RequestRefused,
@@ -42,9 +45,10 @@ from bridge.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from bridge.guard import DestinationGuard
 from bridge.rules.model import PlannedAction
 from bridge.settings import Settings
-from bridge.stores import history, ratelimit
+from bridge.stores import history
 from bridge.stores.idempotency import CallMarks, Claim
 from bridge.upstreams import Call, Clients, actions
 
@@ -79,6 +83,8 @@ class Executor:
     clients: Clients
     settings: Settings
     held: HeldClaims = field(default_factory=HeldClaims)
+    guards: Mapping[str, DestinationGuard] = field(default_factory=dict)
+    """The destinations' gates (rate limit, pause, circuit) that the clients' requests pass, by destination."""
 
     def __post_init__(self) -> None:
         self._marks = CallMarks(self.conn)
@@ -102,6 +108,12 @@ class Executor:
             "finished_at": None,
             "ms": None,
         }
+        guard = self.guards.get(action.destination)
+        hold = guard.held() if guard is not None else None
+        if hold is not None:
+            record["error"] = f"waiting: {action.destination}: {hold.reason}"
+            self._finish(action, record, "pending")
+            raise RetryLater(max(0.0, hold.until - time.time()), hold.reason, True, counts=False)
         claim = Claim.of(key, action.target, action.object or action.target)
         started = self._marks.begin(claim, self.settings.worker_lease_s)
         if started.state == "duplicate":
@@ -132,19 +144,16 @@ class Executor:
         if applied is not None and applied > action.version:
             record["error"] = f"superseded: a newer plan ({applied}) already wrote {action.object}"
             return self._finish(action, record, "skipped-stale", claim)
-        limit = self.settings.rate_limits.get(action.destination)
-        if limit:
-            wait = ratelimit.reserve(self.conn, action.destination, limit)
-            if wait > 0:
-                self._end_claim(claim)
-                history.note_backoff(self.conn, action.destination, time.time() + wait, rate_limited=True)
-                raise RetryLater(wait, f"{action.destination} rate limit ({limit:g}/s)", True, counts=False)
         started = time.perf_counter()
         try:
             perform = actions()[action.kind].perform
             result = perform(
                 self.clients, self.conn, action.params, Call(action.idempotency_key, action.version, again)
             )
+        except DestinationHeld as held:  # not sent: the destination's gate holds its requests
+            record["error"] = f"waiting: {held}"
+            self._finish(action, record, "pending", claim)
+            raise RetryLater(max(0.0, held.until - time.time()), str(held), True, counts=False) from held
         except RetryableUpstreamError as error:
             record["ms"] = (time.perf_counter() - started) * 1000
             self._describe(record, error)

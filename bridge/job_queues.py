@@ -9,9 +9,12 @@ the JSON serializer (readable in the dashboard; nothing unpickled from Redis).
 from __future__ import annotations
 
 import logging
+import math
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 
 from redis import Redis
@@ -115,14 +118,17 @@ def enqueue_due(conn: Redis, names: Iterable[str] | None = None) -> int:
     return moved
 
 
-def arm(conn: Redis, destinations: Iterable[str], settings: Settings) -> list[str]:
-    """Queue a drain job for each destination that has none queued; return those it queued for."""
-    armed = batches.set_armed(conn, list(destinations))
+def arm(conn: Redis, destinations: Iterable[str], settings: Settings, at: float | None = None) -> list[str]:
+    """Queue a drain job for each destination that has none queued (with ``at``, epoch seconds, scheduled
+    for then: its gate holds it until then); return those it queued for."""
+    delay = max(0.0, at - time.time()) if at is not None else 0.0
+    armed = batches.set_armed(conn, list(destinations), defaults.ARMED_TTL_S + math.ceil(delay))
     if not armed:
         return []
     with conn.pipeline() as pipe:
         for destination in armed:
-            destination_queue(conn, destination).enqueue_call(
+            queue = destination_queue(conn, destination)
+            job = queue.create_job(
                 DRAIN_JOB_FUNC,
                 args=(destination,),
                 job_id=f"drain-{destination}-{uuid.uuid4().hex[:12]}",
@@ -131,9 +137,14 @@ def arm(conn: Redis, destinations: Iterable[str], settings: Settings) -> list[st
                 failure_ttl=defaults.JOB_FAILURE_TTL_S,
                 description=f"{destination} calls of the waiting events",
                 meta={"destination": destination},
+                status=JobStatus.SCHEDULED if delay else JobStatus.QUEUED,
                 retry=ABANDONED_RETRY,
-                pipeline=pipe,
             )
+            if delay:
+                # RQ schedules by whole seconds (rounding down): round up, never before the gate opens.
+                queue.schedule_job(job, datetime.fromtimestamp(math.ceil(time.time() + delay), UTC), pipe)
+            else:
+                queue.enqueue_job(job, pipeline=pipe)
         pipe.execute()
     return armed
 

@@ -89,7 +89,7 @@ PLAN_VERSION_KEY = PREFIX + "plan-version"
 """Counter of plans, never below the time in µs: calls on one record take effect in this order, and Jira
 Software's updateSequenceNumber grows with it; no TTL."""
 
-# The executor's guarantees (bridge/stores/idempotency.py, bridge/stores/ratelimit.py)
+# The executor's guarantees (bridge/stores/idempotency.py) and the destinations' gates (ratelimit.py, breaker.py)
 
 IDEMPOTENCY_KEY = PREFIX + "idem:{key}"
 """A completed call's result, by idempotency key: it is never made again; BRIDGE_IDEMPOTENCY_TTL_S (30 d)."""
@@ -110,8 +110,19 @@ CLEANUP_LOCK_KEY = PREFIX + "lock:cleanup"
 SCHEDULE_LOCK_KEY = PREFIX + "lock:schedule"
 """Which worker moves due retries onto their queues this tick (workers/keeper.py); under half a second."""
 
-RATE_WINDOW_KEY = PREFIX + "ratelimit:{destination}:{second}"
-"""Calls made to a destination in one second, shared by all workers; a few seconds (``RATE_WINDOW_TTL_S``)."""
+PACE_KEY = PREFIX + "pace:{destination}"
+"""A rate-limited destination's next free request slot (epoch seconds, Redis's clock); a second past it."""
+
+GATE_KEY = PREFIX + "gate:{destination}"
+"""Hash: whether a destination's requests are held: ``paused_until`` (a 429's Retry-After) and the circuit
+breaker's ``open_until``, ``opened_at``, ``reason`` and ``trips``; no TTL (a few fields per destination)."""
+
+PROBE_KEY = PREFIX + "gate:{destination}:probe"
+"""The one request that probes a half-open circuit (its token); BRIDGE_WORKER_LEASE_S."""
+
+BREAKER_WINDOW_KEY = PREFIX + "breaker:{destination}:{bucket}"
+"""Hash: a destination's requests that got an answer (``ok``) and that failed (``failed``: 5xx, 408, none)
+in one ``BREAKER_BUCKET_S`` bucket; the breaker's window and a bucket more."""
 
 # Calls waiting for their destination's drain job (bridge/stores/batches.py)
 

@@ -13,6 +13,7 @@ names whom and the states of the subjects on the other side.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,13 @@ from redis.client import Pipeline
 
 from bridge import ordering
 from bridge.connections import batched
-from bridge.errors import NotConfigured, RetryableUpstreamError, RetryLater, UpstreamNotFound
+from bridge.errors import (
+    DestinationHeld,
+    NotConfigured,
+    RetryableUpstreamError,
+    RetryLater,
+    UpstreamNotFound,
+)
 from bridge.event import Event
 from bridge.rules.model import Linked
 from bridge.stores import issue_ids, links, subjects
@@ -206,6 +213,10 @@ def _ask_jira(planner: Planner, key: str) -> str:
         return issue_ids.UNKNOWN
     except RetryableUpstreamError as error:
         raise RetryLater(error.retry_after or 1.0, f"looking up {key}: {error}") from error
+    except DestinationHeld as held:  # Jira's gate holds its requests: look it up when it opens
+        raise RetryLater(
+            max(0.0, held.until - time.time()), f"looking up {key}: {held}", True, counts=False
+        ) from held
     with batched(planner.conn) as pipe:
         issue_ids.remember_keys(pipe, issue.id, key, issue.key)
         issue_ids.set_current_key(pipe, issue.id, issue.key)

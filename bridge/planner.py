@@ -30,7 +30,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from bridge import defaults, job_queues, keys, ordering
-from bridge.errors import NotConfigured, RetryableUpstreamError, RetryLater
+from bridge.errors import DestinationHeld, NotConfigured, RetryableUpstreamError, RetryLater
 from bridge.event import Event, new_event_id
 from bridge.linked import Changes, issue_view, ticket_view
 from bridge.rules.model import Linked, PlannedAction
@@ -281,6 +281,10 @@ class Planner:
             raise RetryLater(
                 error.retry_after or defaults.BUSY_RETRY_S, f"reading {kind} {subject_id}: {error}"
             ) from error
+        except DestinationHeld as held:  # its gate holds the source's requests: read it when it opens
+            raise RetryLater(
+                max(0.0, held.until - time.time()), f"reading {kind} {subject_id}: {held}", True, counts=False
+            ) from held
         except NotConfigured:
             if delivered is None:
                 return _unknown_event(kind, subject_id, reason)

@@ -169,24 +169,39 @@ def drain_calls(destination: str) -> dict[str, Any]:
     settings = process.current().settings
     batches.disarm(conn, destination)
     deadline = time.monotonic() + settings.calls_job_timeout_s / 2
-    units, failed, left = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS)
-    if left:
+    drained = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS)
+    if drained.held_until is not None:
+        # Held (429 pause, open circuit, rate limit): the units wait, in order, for a drain job then.
+        job_queues.arm(conn, [destination], settings, at=drained.held_until)
+    elif drained.left:
         job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
-    return {"units": units, "failed": failed}
+    return {"units": drained.units, "failed": drained.failed, "held_until": drained.held_until}
 
 
-def _drain(
-    conn: Redis, job_id: str, destination: str, deadline: float, max_units: int
-) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class Drained:
+    """What a drain did: units made, units failed for good, units left waiting, and until when the
+    destination's gate holds its requests when that is why it stopped (epoch seconds)."""
+
+    units: int
+    failed: int
+    left: int
+    held_until: float | None = None
+
+
+def _drain(conn: Redis, job_id: str, destination: str, deadline: float, max_units: int) -> Drained:
     """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
-    their calls, until none waits, ``max_units`` are made or ``deadline`` passes (the job's own in-flight
-    unit, left by an earlier run of it, comes first). Returns (units made, units failed for good, units
-    left waiting)."""
+    their calls, until none waits, ``max_units`` are made, ``deadline`` passes or the destination's gate
+    holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first)."""
+    guard = process.current().guards.get(destination)
     in_hand = b""
     units = failed = left = 0
+    held_until = None
     while True:
-        stop = process.STOPPING.is_set() or units >= max_units or time.monotonic() > deadline
-        if stop:
+        hold = guard.held() if guard is not None else None
+        if hold is not None:
+            held_until = hold.until
+        if hold is not None or process.STOPPING.is_set() or units >= max_units or time.monotonic() > deadline:
             if in_hand:
                 left = batches.put_down(conn, destination, job_id, in_hand)
             else:
@@ -206,22 +221,30 @@ def _drain(
             failed += 1
         in_hand = raw
         units += 1
-    return units, failed, left
+    return Drained(units, failed, left, held_until if left else None)
 
 
-def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> list[str]:
+def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> None:
     """Make a just-planned event's calls in its own job, one unit per destination (the oldest waiting: the
     lists are first in, first out), so that a delivery's first call goes out without waiting for a drain
-    job; return the destinations whose waiting lists still hold units (a drain job takes them)."""
-    settings = process.current().settings
+    job. A rate-limited destination whose next slot is not free now is left to its drain job (which
+    waits for slots); one whose gate holds its requests, or whose list still holds units, gets a drain job
+    (then, or when the gate opens)."""
+    worker = process.current()
     deadline = time.monotonic() + defaults.INLINE_CALLS_BUDGET_S
-    left = []
+    later = []
     for destination in destinations:
-        if _drain(conn, job_id, destination, deadline, 1)[2]:
-            left.append(destination)
-    if left:
-        job_queues.arm(conn, left, settings)
-    return left
+        guard = worker.guards.get(destination)
+        if guard is not None and not guard.free_now():
+            later.append(destination)
+            continue
+        drained = _drain(conn, job_id, destination, deadline, 1)
+        if drained.held_until is not None:
+            job_queues.arm(conn, [destination], worker.settings, at=drained.held_until)
+        elif drained.left:
+            later.append(destination)
+    if later:
+        job_queues.arm(conn, later, worker.settings)
 
 
 @dataclass(frozen=True)

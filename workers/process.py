@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 
+from bridge.connections import sync_client
 from bridge.executor import Executor, HeldClaims
+from bridge.guard import DestinationGuard
 from bridge.planner import Planner
 from bridge.rules.loader import load_rules
 from bridge.rules.ruleset import RuleSet
 from bridge.settings import Settings
-from bridge.upstreams import Clients, clients_from_settings
+from bridge.upstreams import DESTINATIONS, Clients, clients_from_settings
 
 STOPPING = threading.Event()
 """Set when the worker was asked to stop (SIGTERM): a drain finishes the unit in hand and ends."""
@@ -32,10 +34,12 @@ class WorkerProcess:
     clients: Clients
     pid: int
     held: HeldClaims = field(default_factory=HeldClaims)
+    guards: dict[str, DestinationGuard] = field(default_factory=dict)
+    """The gate of each configured destination's requests (rate limit, 429 pause, circuit breaker)."""
 
     def executor(self, conn: Redis) -> Executor:
         """An executor on ``conn`` whose claims the process's keeper renews."""
-        return Executor(conn, self.clients, self.settings, self.held)
+        return Executor(conn, self.clients, self.settings, self.held, self.guards)
 
     def planner(self, conn: Redis) -> Planner:
         return Planner(conn, self.rules, self.settings, self.clients)
@@ -45,9 +49,17 @@ _current: WorkerProcess | None = None
 
 
 def _build(settings: Settings) -> WorkerProcess:
-    return WorkerProcess(
-        settings, load_rules(settings.rules_path), clients_from_settings(settings), os.getpid()
-    )
+    clients = clients_from_settings(settings)
+    built = WorkerProcess(settings, load_rules(settings.rules_path), clients, os.getpid())
+    # The gates' own connection: redis-py's pool opens new sockets in a forked child (a worker pool's).
+    conn = sync_client(settings)
+    for name in DESTINATIONS:
+        if name in clients:
+            built.guards[name] = DestinationGuard(
+                conn, name, settings.rate_limits.get(name, 0.0), probe_lease_s=settings.worker_lease_s * 2
+            )
+    clients.guard_with(built.guards.__getitem__)
+    return built
 
 
 def start(settings: Settings) -> WorkerProcess:

@@ -13,6 +13,9 @@ the app's async client, then renders them after the receiver's counters. When Re
   for its event job, on ``bridge-calls-<destination>`` for its calls (the destination's waiting list)
 - ``bridge_queued_jobs{queue}``  jobs on each RQ queue
 - ``bridge_failed_jobs{queue}``  jobs in each queue's failed registry (not yet expired)
+- ``bridge_circuit_state{destination}``  the destination's circuit breaker: 0 closed, 1 open, 2 half-open
+- ``bridge_circuit_trips_total{destination}``  times its circuit opened
+- ``bridge_paused_seconds{destination}``  how long a 429 still holds its requests (0: not paused)
 - ``bridge_workers``  RQ workers alive: registered, with a heartbeat key that has not expired
 - ``bridge_redis_up``  1 when the read succeeded, else 0 (and none of the above)
 
@@ -26,7 +29,7 @@ import asyncio
 import string
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -42,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bridge import defaults, job_queues, keys, upstreams
-from bridge.keys import DESTINATION_KEY, RQ_QUEUE_KEY
+from bridge.keys import DESTINATION_KEY, GATE_KEY, RQ_QUEUE_KEY
 
 CALL_OUTCOMES = {
     "ok": "done",
@@ -91,6 +94,8 @@ class Figures:
     queued: dict[str, int]
     failed: dict[str, int]
     workers: int
+    gates: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per destination: ``circuit`` (0 closed, 1 open, 2 half-open), ``trips``, ``paused_s``."""
 
 
 def received_at(event_id: bytes | str) -> float | None:
@@ -134,6 +139,10 @@ async def read(redis: Redis, now: float | None = None) -> Figures | None:
                     # Entries scored below now have expired (RQ drops them at its next cleanup).
                     pipe.zcount(RQ_FAILED_KEY.format(queue), time.time(), "+inf")
                 pipe.eval(_ALIVE_WORKERS, 1, REDIS_WORKER_KEYS)
+                for destination in destinations:
+                    pipe.hmget(
+                        GATE_KEY.format(destination=destination), ["open_until", "trips", "paused_until"]
+                    )
                 replies: list[Any] = await pipe.execute()
     except (RedisError, OSError, TimeoutError):
         return None
@@ -165,7 +174,13 @@ def _figures(replies: list[Any], now: float) -> Figures:
     for queue in QUEUES:
         queued[queue] = int(next(answers))
         failed[queue] = int(next(answers))
-    return Figures(calls, waiting, oldest, queued, failed, workers=int(next(answers)))
+    workers = int(next(answers))
+    gates = {}
+    for destination in destinations:
+        open_until, trips, paused_until = (float(value or 0) for value in next(answers))
+        circuit = 0 if not open_until else (1 if open_until > now else 2)
+        gates[destination] = {"circuit": circuit, "trips": trips, "paused_s": max(0.0, paused_until - now)}
+    return Figures(calls, waiting, oldest, queued, failed, workers, gates)
 
 
 def _families(figures: Figures | None) -> Iterable[Metric]:
@@ -204,6 +219,24 @@ def _families(figures: Figures | None) -> Iterable[Metric]:
     )
     workers.add_metric([], figures.workers)
     yield workers
+    yield _gauge(
+        "bridge_circuit_state",
+        "The destination's circuit breaker: 0 closed, 1 open (its calls wait), 2 half-open (one probe goes).",
+        "destination",
+        {destination: gate["circuit"] for destination, gate in figures.gates.items()},
+    )
+    trips = CounterMetricFamily(
+        "bridge_circuit_trips", "Times the destination's circuit opened.", labels=["destination"]
+    )
+    for destination, gate in figures.gates.items():
+        trips.add_metric([destination], gate["trips"])
+    yield trips
+    yield _gauge(
+        "bridge_paused_seconds",
+        "How long a 429 still holds every request to the destination (0: not paused).",
+        "destination",
+        {destination: gate["paused_s"] for destination, gate in figures.gates.items()},
+    )
 
 
 def _gauge(name: str, documentation: str, label: str, values: dict[str, int] | dict[str, float]) -> Metric:

@@ -35,7 +35,7 @@ from bridge.job_queues import queue_names
 from bridge.ops import actor, summaries
 from bridge.ops.failed import failed_jobs, failed_page, requeue_all_failed, requeue_failed
 from bridge.ops.summaries import job_summary
-from bridge.stores import audit, batches, history
+from bridge.stores import audit, batches, breaker, history
 
 __all__ = [
     "audit_log",
@@ -95,11 +95,19 @@ def overview(conn: Redis) -> dict[str, Any]:
         for worker in Worker.all(connection=conn)
     ]
     destinations = {}
+    gates = breaker.read(conn, upstreams.DESTINATIONS)
     for name, stats in history.destination_stats(conn).items():
         row = asdict(stats)
         row["success_rate"] = stats.success_rate
         row["rate_limited"] = bool(stats.rate_limited_until and stats.rate_limited_until > now)
         row["backing_off"] = bool(stats.backoff_until and stats.backoff_until > now)
+        gate = gates.get(name, breaker.Gate(read_at=now))
+        # The gate (bridge/guard.py): a 429's pause for every worker, and the circuit breaker.
+        row["circuit"] = gate.circuit
+        row["circuit_reason"] = gate.reason
+        row["circuit_opens_in_s"] = max(0.0, gate.open_until - now)
+        row["circuit_trips"] = gate.trips
+        row["paused_for_s"] = max(0.0, gate.paused_until - now)
         destinations[name] = row
     minutes = history.minute_counts(conn, 60)
     return {

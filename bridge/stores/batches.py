@@ -55,11 +55,12 @@ def add(pipe: Pipeline, event_id: str, destination: str, actions: list[dict[str,
     pipe.rpush(keys.WAITING_KEY.format(destination=destination), orjson.dumps(unit))
 
 
-def set_armed(conn: Redis, destinations: list[str]) -> list[str]:
-    """Flag each destination as having a drain job queued; return those that had none (to queue one for)."""
+def set_armed(conn: Redis, destinations: list[str], ttl_s: int = defaults.ARMED_TTL_S) -> list[str]:
+    """Flag each destination as having a drain job queued (for ``ttl_s``: its scheduled time and
+    ``ARMED_TTL_S`` more); return those that had none (to queue one for)."""
     with conn.pipeline(transaction=False) as pipe:
         for destination in destinations:
-            pipe.set(keys.ARMED_KEY.format(destination=destination), 1, nx=True, ex=defaults.ARMED_TTL_S)
+            pipe.set(keys.ARMED_KEY.format(destination=destination), 1, nx=True, ex=ttl_s)
         flags = pipe.execute()
     return [destination for destination, flag in zip(destinations, flags, strict=True) if flag]
 

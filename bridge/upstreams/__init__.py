@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from redis import Redis
 
     from bridge.settings import Settings
+    from bridge.upstreams.transport import ApiTransport, RequestGuard
 
 DESTINATIONS: tuple[str, ...] = (
     "jira",  # Jira Cloud platform REST: issue remote links, get issue
@@ -67,6 +68,8 @@ Perform = Callable[["Clients", "Redis", dict[str, Any], Call], Result]
 
 
 class Client(Protocol):
+    transport: ApiTransport
+
     def close(self) -> None: ...
 
 
@@ -136,6 +139,11 @@ class Clients:
         if client is None:
             raise NotConfigured(f"this action needs {variables} to be set")
         return client
+
+    def guard_with(self, make: Callable[[str], RequestGuard]) -> None:
+        """Put a guard made by ``make(name)`` in front of each client's requests (``bridge/guard.py``)."""
+        for name, client in self._clients.items():
+            client.transport.guard = make(name)
 
     def close(self) -> None:
         """Close every client's connections."""

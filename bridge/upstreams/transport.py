@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -44,8 +44,24 @@ RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 QueryParams = Mapping[str, str | int | float | bool | None]
 
 
+class RequestGuard(Protocol):
+    """What every request of a transport passes first and reports to after (``bridge.guard``: the
+    destination's rate limit, 429 pause and circuit breaker)."""
+
+    def before(self) -> None:
+        """Return when the request may go (perhaps after a short sleep); raise ``DestinationHeld`` if not."""
+
+    def after(self, status: int | None, retry_after: float | None = None, what: str = "") -> None:
+        """Take note of the answer's ``status`` (None: no answer) and ``Retry-After`` seconds."""
+
+
 class ApiTransport:
-    """Calls of one upstream API, relative to its base URL, mapped to the bridge's error model."""
+    """Calls of one upstream API, relative to its base URL, mapped to the bridge's error model.
+
+    ``guard``, when set (a worker sets it), is asked before and told after every request.
+    """
+
+    guard: RequestGuard | None = None
 
     def __init__(
         self,
@@ -85,12 +101,24 @@ class ApiTransport:
             content = orjson.dumps(json)
             headers["Content-Type"] = "application/json"
         relative = path.lstrip("/")
+        guard = self.guard
+        if guard is not None:
+            guard.before()
         try:
             response = self._client.request(method, relative, params=params, content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise UpstreamUnreachable(method, self._url(relative), None, reason=f"timeout: {exc!r}") from exc
         except httpx.TransportError as exc:
-            raise UpstreamUnreachable(method, self._url(relative), None, reason=repr(exc)) from exc
+            timeout = isinstance(exc, httpx.TimeoutException)
+            if guard is not None:
+                guard.after(None, what=f"{'timeout' if timeout else 'no answer'} from {method} {relative}")
+            reason = f"timeout: {exc!r}" if timeout else repr(exc)
+            raise UpstreamUnreachable(method, self._url(relative), None, reason=reason) from exc
+        if guard is not None:
+            retry_after = response.headers.get("Retry-After")
+            guard.after(
+                response.status_code,
+                parse_retry_after(retry_after) if retry_after else None,
+                f"{response.status_code} from {method} {relative}",
+            )
         if response.status_code not in set(expected):
             raise error_for_status(
                 method,

@@ -40,8 +40,13 @@ FAST_RETRIES = {
 }
 
 
-def wait_until(check: Callable[[], Any], timeout_s: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout_s``."""
+def wait_until(
+    check: Callable[[], Any], timeout_s: float = 20.0, what: str = "condition", every_s: float = 0.05
+) -> Any:
+    """Poll ``check`` every ``every_s`` until it returns something truthy; fail the test after ``timeout_s``.
+
+    The sandbox serves from a thread of the test process: a check that reads its whole state polls it
+    less often, so as not to slow the sandbox down by holding the GIL."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
@@ -49,7 +54,7 @@ def wait_until(check: Callable[[], Any], timeout_s: float = 20.0, what: str = "c
             return value
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(every_s)
 
 
 @dataclass
@@ -134,7 +139,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def bridge(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+def bridge(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Bridge]:
+    """The module's bridge; a module sets more of its environment in ``BRIDGE_ENV`` (a rate limit, say)."""
     client = redis.Redis.from_url(redis_server.url)
     client.flushdb()
     logs = tmp_path_factory.mktemp("bridge-logs")
@@ -153,6 +161,7 @@ def bridge(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
             "BRIDGE_LOG_LEVEL": "INFO",  # the logs stay in a temporary directory, read on failures
             "BRIDGE_DASHBOARD_USER": OPS_USER,
             "BRIDGE_DASHBOARD_PASSWORD": OPS_PASSWORD,
+            **getattr(request.module, "BRIDGE_ENV", {}),
         }
         web_log = (logs / "web.log").open("wb")
         web = subprocess.Popen(

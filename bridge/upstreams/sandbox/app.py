@@ -22,6 +22,7 @@ from bridge.upstreams.sandbox.emulation import EmulatedApi
 from bridge.upstreams.sandbox.faults import FaultTable
 from bridge.upstreams.sandbox.gateway import Gateway
 from bridge.upstreams.sandbox.issues import IssueDirectory
+from bridge.upstreams.sandbox.quotas import QuotaTable
 
 
 class Sandbox:
@@ -35,6 +36,7 @@ class Sandbox:
         }
         self.calls = CallLog()
         self.faults = FaultTable()
+        self.quotas = QuotaTable()
 
     def reset(self, keep_ids: bool = False) -> None:
         """Forget every record, call and fault (``keep_ids``: new issues go on from the ids given so far,
@@ -48,6 +50,7 @@ class Sandbox:
             api.reset()
         self.calls.clear()
         self.faults.clear()
+        self.quotas.clear()
 
     def state(self) -> dict[str, Any]:
         """Every API's state as JSON-safe data."""
@@ -72,7 +75,12 @@ class SandboxApp(Starlette):
         self.sandbox = sandbox
         self.state.sandbox = sandbox
         self.gateway = Gateway(
-            super().__call__, sandbox.apis, sandbox.calls, sandbox.faults, sandbox.config.latency_s
+            super().__call__,
+            sandbox.apis,
+            sandbox.calls,
+            sandbox.faults,
+            sandbox.config.latency_s,
+            sandbox.quotas,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

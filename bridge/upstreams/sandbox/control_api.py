@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from bridge.upstreams.sandbox.emulation import json_response, no_content
 from bridge.upstreams.sandbox.faults import APIS, FaultError
+from bridge.upstreams.sandbox.quotas import QuotaError
 
 if TYPE_CHECKING:
     from bridge.upstreams.sandbox.app import Sandbox
@@ -106,8 +107,25 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
             return no_content()
         return refused(f"no fault {request.path_params['fault_id']}", 404)
 
+    async def set_quota(request: Request) -> Response:
+        try:
+            quota = sandbox.quotas.set(await read_json(request))
+        except (ValueError, QuotaError) as exc:
+            return refused(str(exc))
+        return json_response(quota.as_json(), 201)
+
+    async def list_quotas(request: Request) -> Response:
+        return json_response([quota.as_json() for quota in sandbox.quotas.quotas.values()])
+
+    async def clear_quotas(request: Request) -> Response:
+        sandbox.quotas.clear()
+        return no_content()
+
     return [
         Route("/reset", reset, methods=["POST"]),
+        Route("/quotas", set_quota, methods=["POST"]),
+        Route("/quotas", list_quotas, methods=["GET"]),
+        Route("/quotas", clear_quotas, methods=["DELETE"]),
         Route("/state", state, methods=["GET"]),
         Route("/jira/issues", seed_issue, methods=["POST"]),
         Route("/jira/issues/{issue}", change_issue, methods=["PATCH"]),

@@ -46,12 +46,29 @@ class SandboxControl:
         result: dict[str, str] = self._call("POST", "/faults", json=fault)
         return result["id"]
 
+    def remove_fault(self, fault_id: str) -> None:
+        """Remove one fault (the upstream is well again)."""
+        self._call("DELETE", f"/faults/{fault_id}")
+
     def faults(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/faults")
         return result
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
+
+    def set_quota(self, api: str, per_second: float, burst: float | None = None) -> dict[str, Any]:
+        """Limit ``api`` to ``per_second`` requests a second (bursts of ``burst``); over it: 429."""
+        body: dict[str, Any] = {"api": api, "per_second": per_second}
+        if burst is not None:
+            body["burst"] = burst
+        result: dict[str, Any] = self._call("POST", "/quotas", json=body)
+        return result
+
+    def quotas(self) -> list[dict[str, Any]]:
+        """The quotas in force, each with the requests it refused so far."""
+        result: list[dict[str, Any]] = self._call("GET", "/quotas")
+        return result
 
     def seed_issue(
         self, key: str, id: str | None = None, fields: dict[str, Any] | None = None

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bridge.upstreams.sandbox.call_log import CallLog
 from bridge.upstreams.sandbox.emulation import EmulatedApi
 from bridge.upstreams.sandbox.faults import Fault, FaultTable
+from bridge.upstreams.sandbox.quotas import QuotaTable, retry_after
 
 
 def _routing(apis: Mapping[str, EmulatedApi]) -> list[tuple[str, str, int]]:
@@ -74,12 +75,14 @@ class Gateway:
         calls: CallLog,
         faults: FaultTable,
         latency_s: float,
+        quotas: QuotaTable | None = None,
     ) -> None:
         self.app = app
         self.apis = apis
         self.calls = calls
         self.faults = faults
         self.latency_s = latency_s
+        self.quotas = quotas if quotas is not None else QuotaTable()
         self._routing = _routing(apis)
 
     def _classify(self, path: str) -> tuple[str, str] | None:
@@ -108,8 +111,13 @@ class Gateway:
         try:
             if self.latency_s:
                 await asyncio.sleep(self.latency_s)
+            wait = self.quotas.take(api) if self.quotas.quotas else 0.0
             fault = self.faults.take(api, method, path) if self.faults.faults else None
-            if fault is None:
+            if wait:
+                response = self.apis[api].error(429, "rate limit exceeded (sandbox quota)", {})
+                response.headers["retry-after"] = retry_after(wait)
+                await response(scope, receive, recording_send)
+            elif fault is None:
                 await self.app(scope, receive, recording_send)
             else:
                 await self._inject(fault, api, scope, receive, send, recording_send)
