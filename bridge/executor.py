@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import orjson
 from redis import Redis
 
-from bridge import defaults
+from bridge import defaults, tracing
 from bridge.errors import (
     CallFailed,
     NotConfigured,
@@ -47,6 +47,19 @@ from bridge.settings import Settings
 from bridge.stores import history, ratelimit
 from bridge.stores.idempotency import CallMarks, Claim
 from bridge.upstreams import Call, Clients, actions
+
+
+def _call_attributes(action: PlannedAction, attempt: int) -> dict[str, str | int | None]:
+    return {
+        "bridge.call.kind": action.kind,
+        "bridge.destination": action.destination,
+        "bridge.target": action.target,
+        "bridge.rule": action.rule,
+        "bridge.event_id": action.event_id,
+        "bridge.idempotency_key": action.idempotency_key,
+        "bridge.plan_version": action.version,
+        "bridge.attempt": attempt,
+    }
 
 
 @dataclass
@@ -84,7 +97,17 @@ class Executor:
         self._marks = CallMarks(self.conn)
 
     def perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
-        """Make ``action``'s call once; return its record, or raise ``RetryLater`` / ``CallFailed``."""
+        """Make ``action``'s call once; return its record, or raise ``RetryLater`` / ``CallFailed``.
+
+        Traced as ``call <kind>``, with the upstream's HTTP requests (``bridge/upstreams/transport.py``)
+        as its children.
+        """
+        with tracing.span(f"call {action.kind}", attributes=_call_attributes(action, attempt)) as span:
+            record = self._perform(action, job_id, attempt)
+            span.set({"bridge.outcome": record["outcome"]})
+            return record
+
+    def _perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
         key = action.idempotency_key
         record: history.CallRecord = {
             "idempotency_key": key,

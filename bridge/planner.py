@@ -29,7 +29,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from bridge import defaults, job_queues, keys, ordering
+from bridge import defaults, job_queues, keys, ordering, tracing
 from bridge.errors import NotConfigured, RetryableUpstreamError, RetryLater
 from bridge.event import Event, new_event_id
 from bridge.linked import Changes, issue_view, ticket_view
@@ -234,8 +234,9 @@ class Planner:
         if new is not None:
             subjects.save(pipe, new, ttl)
         changes.apply(pipe, ttl)
+        traceparent = tracing.traceparent()  # the calls continue the trace of the job planning them
         for destination, planned in by_destination.items():
-            batches.add(pipe, event["id"], destination, [action.to_dict() for action in planned])
+            batches.add(pipe, event["id"], destination, [action.to_dict() for action in planned], traceparent)
         cause = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
         for kind, subject_id in changes.cascades:
             job_queues.enqueue_replan(self.conn, pipe, kind, subject_id, cause)

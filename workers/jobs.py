@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,13 +30,14 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import defaults, job_queues, keys
+from bridge import defaults, job_queues, keys, tracing
 from bridge.errors import CallFailed, EventFailed, RetryLater, RuleError
 from bridge.event import Event
-from bridge.job_queues import ABANDONED_RETRY, destination_queue
+from bridge.job_queues import ABANDONED_RETRY, REPLAY_OF_TRACE, destination_queue
 from bridge.planner import Plan
 from bridge.rules.model import PlannedAction
 from bridge.stores import batches, history
+from bridge.tracing import TRACEPARENT
 from workers import process
 
 log = logging.getLogger("bridge.worker")
@@ -47,21 +49,49 @@ def _current_job() -> Job:
     return job
 
 
+def _job_span(job: Job, name: str, **attributes: str | int | None) -> AbstractContextManager[tracing.Span]:
+    """The span of a job's run: it continues the trace its meta names (the delivery's, for an event's
+    work), and links to the trace of the event a replay replays."""
+    return tracing.span(
+        name,
+        "consumer",
+        {
+            "messaging.system": "rq",
+            "messaging.destination.name": job.origin,
+            "messaging.message.id": job.id,
+            **attributes,
+        },
+        parent=job.meta.get(TRACEPARENT),
+        links=[job.meta.get(REPLAY_OF_TRACE)],
+    )
+
+
 def process_event(event: Event, attempt: int = 1) -> dict[str, Any]:
     """Take in one normalized event: record it, plan it against its subject's newest state, fan the calls
     out by destination (bridge/planner.py)."""
     job = _current_job()
-    conn: Redis = job.connection
-    worker = process.current()
-    rerun = _is_rerun(job)
-    if attempt == 1 and not rerun:
-        history.save_event(conn, event, worker.settings.record_retention_s)
-    if rerun:
-        # Its worker died under it: the units it had in hand are finished first, in order.
-        for destination, holder in batches.holders(conn):
-            if holder == job.id:
-                _drain(conn, job.id, destination, time.monotonic() + defaults.INLINE_CALLS_BUDGET_S, 1)
-    return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event), rerun)
+    with _job_span(job, "process_event", **_event_attributes(event), **{"bridge.attempt": attempt}):
+        conn: Redis = job.connection
+        worker = process.current()
+        rerun = _is_rerun(job)
+        if attempt == 1 and not rerun:
+            history.save_event(conn, event, worker.settings.record_retention_s)
+        if rerun:
+            # Its worker died under it: the units it had in hand are finished first, in order.
+            for destination, holder in batches.holders(conn):
+                if holder == job.id:
+                    _drain(conn, job.id, destination, time.monotonic() + defaults.INLINE_CALLS_BUDGET_S, 1)
+        return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event), rerun)
+
+
+def _event_attributes(event: Event) -> dict[str, str | int | None]:
+    subject = event["subject"]
+    return {
+        "bridge.event_id": event["id"],
+        "bridge.source": event["source"],
+        "bridge.event_type": event["type"],
+        "bridge.subject": f"{subject['kind']} {subject.get('key') or subject['id']}",
+    }
 
 
 def _is_rerun(job: Job) -> bool:
@@ -73,9 +103,12 @@ def replan_subject(kind: str, subject_id: str, cause: str, attempt: int = 1) -> 
     """Plan a ticket or issue again from its newest state: another subject it is linked with changed."""
     job = _current_job()
     worker = process.current()
-    return _settle_plan(
-        job, None, attempt, lambda: worker.planner(job.connection).replan(kind, subject_id, cause)
-    )
+    with _job_span(
+        job, "replan_subject", **{"bridge.subject": f"{kind} {subject_id}", "bridge.cause": cause}
+    ):
+        return _settle_plan(
+            job, None, attempt, lambda: worker.planner(job.connection).replan(kind, subject_id, cause)
+        )
 
 
 def _settle_plan(
@@ -167,21 +200,30 @@ def drain_calls(destination: str) -> dict[str, Any]:
     job = _current_job()
     conn: Redis = job.connection
     settings = process.current().settings
-    batches.disarm(conn, destination)
-    deadline = time.monotonic() + settings.calls_job_timeout_s / 2
-    units, failed, left = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS)
-    if left:
-        job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
-    return {"units": units, "failed": failed}
+    # Its own trace, linked to the trace of each event whose calls it makes (and each back to it).
+    with _job_span(job, "drain_calls", **{"bridge.destination": destination}) as span:
+        batches.disarm(conn, destination)
+        deadline = time.monotonic() + settings.calls_job_timeout_s / 2
+        units, failed, left = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS, span)
+        span.set({"bridge.units": units, "bridge.units_failed": failed, "bridge.units_left": left})
+        if left:
+            job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
+        return {"units": units, "failed": failed}
 
 
 def _drain(
-    conn: Redis, job_id: str, destination: str, deadline: float, max_units: int
+    conn: Redis,
+    job_id: str,
+    destination: str,
+    deadline: float,
+    max_units: int,
+    drain_span: tracing.Span = tracing.OFF,
 ) -> tuple[int, int, int]:
     """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
     their calls, until none waits, ``max_units`` are made or ``deadline`` passes (the job's own in-flight
     unit, left by an earlier run of it, comes first). Returns (units made, units failed for good, units
-    left waiting)."""
+    left waiting). Each unit's calls continue its event's trace; a drain job's ``drain_span`` and they
+    link to each other."""
     in_hand = b""
     units = failed = left = 0
     while True:
@@ -198,15 +240,34 @@ def _drain(
         unit = orjson.loads(raw)
         description = f"{destination} calls of event {unit['event_id']}"
         meta = {"event_id": unit["event_id"], "destination": destination}
-        outcome = make_calls(
-            conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta
-        )
+        if unit.get(TRACEPARENT):
+            meta[TRACEPARENT] = unit[TRACEPARENT]  # its retries and failures continue the event's trace
+        drain_span.link(unit.get(TRACEPARENT))
+        with _calls_span(unit, destination, drain_span):
+            outcome = make_calls(
+                conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta
+            )
         if outcome.failed_meta is not None:
             failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
             failed += 1
         in_hand = raw
         units += 1
     return units, failed, left
+
+
+def _calls_span(
+    unit: dict[str, Any], destination: str, drain_span: tracing.Span
+) -> AbstractContextManager[tracing.Span]:
+    return tracing.span(
+        f"calls {destination}",
+        attributes={
+            "bridge.event_id": unit["event_id"],
+            "bridge.destination": destination,
+            "bridge.calls": len(unit["actions"]),
+        },
+        parent=unit.get(TRACEPARENT),
+        links=[drain_span.traceparent],
+    )
 
 
 def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> list[str]:
@@ -238,13 +299,19 @@ def run_calls(
 ) -> dict[str, Any]:
     """Make one event's calls to one destination, in order (a retry, a requeue, a reconcile's calls)."""
     job = _current_job()
-    outcome = make_calls(
-        job.connection, event_id, destination, actions, attempt, job.id, job.description, job.meta
-    )
-    if outcome.failed_meta is not None:
-        _fail_job(job, outcome.failed_meta)
-        raise EventFailed(outcome.failed_meta["error"])
-    return outcome.result
+    attributes: dict[str, str | int | None] = {
+        "bridge.event_id": event_id,
+        "bridge.destination": destination,
+        "bridge.attempt": attempt,
+    }
+    with _job_span(job, "run_calls", **attributes):
+        outcome = make_calls(
+            job.connection, event_id, destination, actions, attempt, job.id, job.description, job.meta
+        )
+        if outcome.failed_meta is not None:
+            _fail_job(job, outcome.failed_meta)
+            raise EventFailed(outcome.failed_meta["error"])
+        return outcome.result
 
 
 def make_calls(

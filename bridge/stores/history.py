@@ -17,7 +17,7 @@ import orjson
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import defaults, keys
+from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.event import Event
 from bridge.upstreams import DESTINATIONS
@@ -26,6 +26,9 @@ EventStatus = Literal["received", "planned", "done", "skipped", "failed"]
 CallOutcome = Literal[
     "pending", "done", "skipped-duplicate", "skipped-stale", "skipped-not-configured", "failed", "retrying"
 ]
+
+TRACE_FIELD = "traceparent"
+"""Field of the event record holding the W3C ``traceparent`` of the span the event was taken in."""
 
 PENDING_FIELD = "pending"
 """Field of the event record counting its destinations whose calls are not finished yet."""
@@ -91,6 +94,9 @@ class EventRecord:
     updated_at: float
     calls: list[CallRecord] = field(default_factory=list)
     raw: dict[str, Any] | None = None
+    trace_id: str | None = None
+    """The OpenTelemetry trace the event was taken in (its delivery's), when traces were recorded."""
+    traceparent: str | None = None
 
 
 @dataclass
@@ -143,13 +149,19 @@ def search_terms(event: Event) -> list[str]:
 
 
 def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus = "received") -> None:
-    """Store the event, index it for search, count it in this minute and add it to the received log."""
+    """Store the event, index it for search, count it in this minute and add it to the received log.
+
+    The trace it is taken in is kept with it (the first one: a replay's trace links to it).
+    """
     now = time.time()
     key = keys.EVENT_KEY.format(event_id=event["id"])
+    traceparent = tracing.traceparent()
     with conn.pipeline(transaction=False) as pipe:
         pipe.hset(key, mapping={"event": orjson.dumps(event), "status": status, "updated_at": now})
         pipe.hsetnx(key, "reason", "")
         pipe.hsetnx(key, "actions", 0)
+        if traceparent:
+            pipe.hsetnx(key, TRACE_FIELD, traceparent)
         pipe.expire(key, retention_s)
         for term in search_terms(event):
             find = keys.FIND_KEY.format(term=term)
@@ -293,6 +305,8 @@ def load_event(conn: Redis, event_id: str) -> EventRecord | None:
             key=lambda c: c.get("started_at") or 0,
         ),
         raw=_raw_delivery(raw),
+        trace_id=tracing.trace_id(text(stored.get(TRACE_FIELD.encode(), b""))),
+        traceparent=text(stored[TRACE_FIELD.encode()]) if TRACE_FIELD.encode() in stored else None,
     )
 
 
