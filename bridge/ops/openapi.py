@@ -117,6 +117,10 @@ _EVENT = _object(
         "updated_at": _NUMBER,
         "calls": {"type": "array", "items": {"type": "object"}},
         "raw": _nullable("object"),
+        "trace_id": {
+            **_nullable("string"),
+            "description": "the OpenTelemetry trace of its delivery (32 hex digits), when traces are recorded",
+        },
         "jobs": {"type": "array", "items": _JOB},
     }
 )

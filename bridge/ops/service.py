@@ -152,12 +152,14 @@ def delete_job(conn: Redis, job_id: str) -> dict[str, Any]:
 
 
 def event(conn: Redis, event_id: str) -> dict[str, Any]:
-    """Return the event, its raw delivery, its calls and its jobs."""
+    """Return the event, its raw delivery, its calls, its jobs and its trace id (None when untraced)."""
     record = history.load_event(conn, event_id)
     if record is None:
         raise NotFound(f"no event {event_id!r} (unknown, or older than the retention)")
     job_ids = [event_id] + [f"calls-{event_id}-{destination}" for destination in upstreams.DESTINATIONS]
-    return {**asdict(record), "jobs": summaries.fetch(conn, job_ids)}
+    answer = asdict(record)
+    del answer["traceparent"]  # its trace id is the answer's; the span id is the bridge's own business
+    return {**answer, "jobs": summaries.fetch(conn, job_ids)}
 
 
 def replay(conn: Redis, event_id: str) -> dict[str, Any]:
