@@ -59,6 +59,7 @@ def _call_attributes(action: PlannedAction, attempt: int) -> dict[str, str | int
         "bridge.idempotency_key": action.idempotency_key,
         "bridge.plan_version": action.version,
         "bridge.attempt": attempt,
+        "bridge.override.by": action.override["by"] if action.override else None,
     }
 
 
@@ -125,6 +126,8 @@ class Executor:
             "finished_at": None,
             "ms": None,
         }
+        if action.override is not None:
+            record["override"] = action.override
         claim = Claim.of(key, action.target, action.object or action.target)
         started = self._marks.begin(claim, self.settings.worker_lease_s)
         if started.state == "duplicate":
@@ -135,7 +138,10 @@ class Executor:
             )
         try:
             with self.held.holding(claim):
-                return self._perform_claimed(action, record, claim, started.applied, started.again)
+                # An operator's override looks upstream before it creates, as after a lost answer: the
+                # bridge's own records say "made", which is what the operator doubts.
+                again = started.again or action.override is not None
+                return self._perform_claimed(action, record, claim, started.applied, again)
         finally:
             if not claim.released:  # an unexpected error (or the job's timeout) ended the call
                 self._end_claim(claim)
@@ -181,6 +187,8 @@ class Executor:
             self._describe(record, error)
             raise CallFailed(self._finish(action, record, "failed", claim)) from error
         record["ms"] = (time.perf_counter() - started) * 1000
+        if action.override is not None:
+            result = {**result, "override": action.override}  # the idempotency record says who made it again
         return self._finish(action, record, "done", claim, orjson.dumps(result))
 
     def _end_claim(self, claim: Claim, result: bytes | None = None, version: int = 0) -> None:

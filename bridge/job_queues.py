@@ -43,6 +43,9 @@ DRAIN_JOB_FUNC = "workers.jobs.drain_calls"
 CALLS_JOB_FUNC = "workers.jobs.run_calls"
 """Import path of the job that makes one event's calls to one destination (retries, reconcile)."""
 
+AGAIN_JOB_FUNC = "workers.jobs.make_again"
+"""Import path of the job that makes a recorded event's calls again (an operator's override)."""
+
 REPLAN_JOB_FUNC = "workers.jobs.replan_subject"
 """Import path of the job that plans a ticket or issue again from its newest state (bridge/planner.py)."""
 

@@ -36,7 +36,7 @@ from bridge.event import Event
 from bridge.job_queues import ABANDONED_RETRY, REPLAY_OF_TRACE, destination_queue
 from bridge.planner import Plan
 from bridge.rules.model import PlannedAction
-from bridge.stores import batches, history
+from bridge.stores import audit, batches, history
 from bridge.tracing import TRACEPARENT
 from workers import process
 
@@ -147,7 +147,57 @@ def _settle_plan(
         # leaves the units waiting (or in this job's hands, for its re-run): the keeper arms their drains.
         _make_now(conn, job.id, plan.destinations)
     _log(plan.event, plan.outcome, actions=len(plan.actions), cascades=len(plan.cascades))
-    return {"outcome": plan.outcome, "actions": len(plan.actions), "reason": plan.reason}
+    return {
+        "outcome": plan.outcome,
+        "actions": len(plan.actions),
+        "reason": plan.reason,
+        "event_id": plan.event["id"],
+    }
+
+
+def make_again(event_id: str, override: dict[str, str], attempt: int = 1) -> dict[str, Any]:
+    """Make the calls of a recorded event's subject's newest state again, though their records say they
+    were made (an operator's override, ``bridge replay EVENT --again``); note it on the event and record
+    the outcome in the audit log as the operator's."""
+    job = _current_job()
+    conn: Redis = job.connection
+    worker = process.current()
+    with _job_span(job, "make_again", **{"bridge.event_id": event_id, "bridge.override.by": override["by"]}):
+        record = history.load_event(conn, event_id)
+        if record is None:
+            reason = f"no event {event_id} (older than the retention?)"
+            audit.record(
+                conn, **_who(override), action="replay-again", target=event_id, ok=False, detail=reason
+            )
+            _fail_job(job, {"error": reason})
+            raise EventFailed(reason)
+        event: Event = record.event  # type: ignore[assignment]  # stored as the event shape
+        result = _settle_plan(job, None, attempt, lambda: worker.planner(conn).again(event, override))
+        if result["outcome"] != "rescheduled":  # a retry of this job records it
+            history.note_made_again(conn, event_id, override, result["event_id"])
+            ok, detail = _again_outcome(conn, result)
+            audit.record(conn, **_who(override), action="replay-again", target=event_id, ok=ok, detail=detail)
+        return result
+
+
+def _who(override: dict[str, str]) -> dict[str, str]:
+    return {"actor": override["by"], "via": override["via"]}
+
+
+def _again_outcome(conn: Redis, result: dict[str, Any]) -> tuple[bool, str]:
+    """Say how an override ended, in one line: the event that made the calls and what became of each."""
+    made = history.load_event(conn, result["event_id"])
+    if made is None or not result["actions"]:
+        return True, f"nothing to make: {result['reason'] or 'the rules plan no call'}"
+    calls = ", ".join(
+        f"{call.get('kind')} {call.get('target')}: {call.get('outcome')}" for call in made.calls
+    )
+    waiting = result["actions"] - len(made.calls)
+    tail = f"; {waiting} waiting for their destination's queue" if waiting > 0 else ""
+    return (
+        made.status != "failed",
+        f"event {result['event_id']} ({made.status}): {calls or 'no call yet'}{tail}",
+    )
 
 
 def _record_not_configured(conn: Redis, action: PlannedAction, retention_s: int) -> None:
@@ -191,7 +241,11 @@ def _retry_job(job: Job, attempt: int, later: RetryLater, max_attempts: int) -> 
     return {"outcome": "rescheduled", "in_s": round(later.delay_s, 3), "reason": later.reason}
 
 
-_ATTEMPT_POSITION = {job_queues.EVENT_JOB_FUNC: 1, job_queues.REPLAN_JOB_FUNC: 3}
+_ATTEMPT_POSITION = {
+    job_queues.EVENT_JOB_FUNC: 1,
+    job_queues.REPLAN_JOB_FUNC: 3,
+    job_queues.AGAIN_JOB_FUNC: 2,
+}
 """Where each job function takes its ``attempt`` argument."""
 
 

@@ -30,6 +30,12 @@ CallOutcome = Literal[
 TRACE_FIELD = "traceparent"
 """Field of the event record holding the W3C ``traceparent`` of the span the event was taken in."""
 
+MADE_AGAIN_FIELD = "made_again:"
+"""Prefix of the event record's fields that note an operator's "make the calls again" of it (one each,
+named by the event that made them, holding JSON)."""
+
+_MADE_AGAIN = MADE_AGAIN_FIELD.encode()
+
 PENDING_FIELD = "pending"
 """Field of the event record counting its destinations whose calls are not finished yet."""
 
@@ -43,6 +49,17 @@ if left <= 0 and redis.call('HGET', KEYS[1], 'status') ~= 'failed' then
 end
 return 0
 """
+
+OUTCOME_WORDS: dict[str, str] = {
+    "pending": "being made",
+    "done": "made",
+    "skipped-duplicate": "already made, nothing to do (its idempotency key is recorded)",
+    "skipped-stale": "superseded: a newer plan already wrote what this call writes",
+    "skipped-not-configured": "not made: its upstream is not configured",
+    "failed": "failed for good: fix the cause and requeue it",
+    "retrying": "failed this time, tried again later",
+}
+"""What each call outcome means, in the operators' words (event page, ops API, ``bridge replay --wait``)."""
 
 TRIED: frozenset[str] = frozenset({"done", "failed", "retrying"})
 """Call outcomes that come from asking the upstream (a try); the skips asked nobody."""
@@ -81,6 +98,8 @@ class CallRecord(TypedDict, total=False):
     ms: float | None
     retry_in_s: float | None
     tries: list[Attempt]
+    override: dict[str, str]
+    """Set on a call an operator asked to make again: who, via what, when, which event they replayed."""
 
 
 @dataclass
@@ -97,6 +116,9 @@ class EventRecord:
     trace_id: str | None = None
     """The OpenTelemetry trace the event was taken in (its delivery's), when traces were recorded."""
     traceparent: str | None = None
+    made_again: list[dict[str, str]] = field(default_factory=list)
+    """Each time an operator had its calls made again: ``by``, ``via``, ``at`` and the ``again_event_id``
+    whose calls they were (``note_made_again``)."""
 
 
 @dataclass
@@ -182,6 +204,15 @@ def set_event_status(
     if actions is not None:
         fields["actions"] = actions
     conn.hset(key, mapping=fields)
+
+
+def note_made_again(conn: Redis, event_id: str, override: dict[str, str], again_event_id: str) -> None:
+    """Add to an event's record that an operator had its calls made again, as event ``again_event_id``."""
+    entry = {**override, "again_event_id": again_event_id}
+    # One field per time (no read-modify-write): two overrides of one event at once keep both.
+    conn.hset(
+        keys.EVENT_KEY.format(event_id=event_id), MADE_AGAIN_FIELD + again_event_id, orjson.dumps(entry)
+    )
 
 
 def unit_finished(conn: Redis, event_id: str, reason: str = "") -> bool:
@@ -306,6 +337,10 @@ def load_event(conn: Redis, event_id: str) -> EventRecord | None:
         ),
         raw=_raw_delivery(raw),
         trace_id=tracing.trace_id(text(stored.get(TRACE_FIELD.encode(), b""))),
+        made_again=sorted(
+            (orjson.loads(value) for name, value in stored.items() if name.startswith(_MADE_AGAIN)),
+            key=lambda entry: str(entry.get("at")),
+        ),
         traceparent=text(stored[TRACE_FIELD.encode()]) if TRACE_FIELD.encode() in stored else None,
     )
 
