@@ -209,7 +209,10 @@ def _replay(conn: Redis, event_id: str, again: bool) -> Job:
     who = actor.current()
     # A replay is a trace of its own (in a traced process), linked to the trace of the event it replays.
     with tracing.span("replay", links=[record.traceparent], attributes={"bridge.event_id": event_id}):
-        meta = job_queues.traced({"event_id": event_id, "replay": True, REPLAY_OF_TRACE: record.traceparent})
+        meta: dict[str, Any] = {"event_id": event_id, "replay": True}
+        if record.traceparent:
+            meta[REPLAY_OF_TRACE] = record.traceparent
+        meta = job_queues.traced(meta)
         options: dict[str, Any] = {
             "timeout": defaults.EVENT_JOB_TIMEOUT_S,
             "result_ttl": defaults.EVENT_JOB_RESULT_TTL_S,
