@@ -229,6 +229,16 @@ def install(provider: TracerProvider) -> None:
     _state.tracer = provider.get_tracer(TRACER_NAME, __version__)
 
 
+FLUSH_TIMEOUT_MS = 5_000
+"""How long ``flush`` waits for the exporters before it gives up on the spans left."""
+
+
+def flush() -> None:
+    """Export the spans still batched, waiting at most ``FLUSH_TIMEOUT_MS`` (a worker process's end)."""
+    if _state.provider is not None:
+        _state.provider.force_flush(FLUSH_TIMEOUT_MS)
+
+
 def shutdown() -> None:
     """Export what is left and stop recording (tests; a process's exit does the same by itself)."""
     provider, _state.provider, _state.tracer = _state.provider, None, None

@@ -27,7 +27,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
-from bridge import defaults, job_queues
+from bridge import defaults, job_queues, tracing
 from bridge.connections import sync_client
 from bridge.settings import Settings
 from workers import process
@@ -138,6 +138,14 @@ class BridgeWorker(SimpleWorker):
             super().teardown()  # type: ignore[no-untyped-call]
         except REDIS_DOWN:
             log.warning("worker %s: Redis is unreachable at exit; its key expires on its own", self.name)
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """Work the queues (RQ's loop); then send the spans still batched (a pool's worker process ends
+        with ``os._exit``, which runs no exit handler of the tracing SDK's)."""
+        try:
+            return bool(super().work(*args, **kwargs))
+        finally:
+            tracing.flush()
 
     def _wait_for_redis(self, doing: str) -> None:
         """Log once, then wait with backoff until Redis answers (or the worker is asked to stop)."""

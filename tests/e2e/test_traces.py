@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -154,3 +156,36 @@ def test_without_otel_variables_nothing_is_exported_and_the_bridge_works(
         assert "trace-id" not in page.text
     if spec_default is not None:
         assert spec_default.spans() == []  # the processes have exited: anything batched was sent by now
+
+
+def test_pooled_worker_processes_send_their_spans_before_they_end(
+    collector: Collector, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Spans are batched for a minute here: only the flush at a worker's end can deliver them in time. A
+    # pool's worker processes end with os._exit, which runs none of the SDK's exit handlers.
+    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "60000"}
+    with running_bridge(redis_server, tmp_path_factory, otel) as bridge:
+        (listening,) = bridge.workers
+        listening.terminate()  # the pooled workers below take the delivery
+        listening.wait(timeout=30)
+        event_id = bridge.zendesk(samples.zendesk_trigger("7103", "TRC-3")).json()["event_id"]
+
+        pooled = subprocess.run(
+            [sys.executable, "-m", "bridge", "worker", "--burst", "--concurrency", "2"],
+            env=bridge.env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert pooled.returncode == 0, pooled.stderr.decode()[-2000:]
+        bridge.wait_event(event_id, timeout_s=5)
+
+        taken = [
+            span
+            for span in collector.spans()
+            if span.name == "process_event" and span.attributes.get("bridge.event_id") == event_id
+        ]
+        assert len(taken) == 1
+        trace = taken[0].trace_id
+        assert {"call jira.remote_link.upsert", "POST"} <= {
+            span.name for span in _spans_of_trace(collector, trace)
+        }
