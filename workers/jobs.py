@@ -172,7 +172,14 @@ def make_again(event_id: str, override: dict[str, str], attempt: int = 1) -> dic
             _fail_job(job, {"error": reason})
             raise EventFailed(reason)
         event: Event = record.event  # type: ignore[assignment]  # stored as the event shape
-        result = _settle_plan(job, None, attempt, lambda: worker.planner(conn).again(event, override))
+        try:
+            result = _settle_plan(job, None, attempt, lambda: worker.planner(conn).again(event, override))
+        except RuleError as error:
+            detail = f"rules: {error}"
+            audit.record(
+                conn, **_who(override), action="replay-again", target=event_id, ok=False, detail=detail
+            )
+            raise
         if result["outcome"] != "rescheduled":  # a retry of this job records it
             history.note_made_again(conn, event_id, override, result["event_id"])
             ok, detail = _again_outcome(conn, result)
