@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import orjson
 from redis import Redis
 
-from bridge import defaults
+from bridge import defaults, tracing
 from bridge.errors import (
     CallFailed,
     DestinationHeld,
@@ -51,6 +51,20 @@ from bridge.settings import Settings
 from bridge.stores import history
 from bridge.stores.idempotency import CallMarks, Claim
 from bridge.upstreams import Call, Clients, actions
+
+
+def _call_attributes(action: PlannedAction, attempt: int) -> dict[str, str | int | None]:
+    return {
+        "bridge.call.kind": action.kind,
+        "bridge.destination": action.destination,
+        "bridge.target": action.target,
+        "bridge.rule": action.rule,
+        "bridge.event_id": action.event_id,
+        "bridge.idempotency_key": action.idempotency_key,
+        "bridge.plan_version": action.version,
+        "bridge.attempt": attempt,
+        "bridge.override.by": action.override["by"] if action.override else None,
+    }
 
 
 @dataclass
@@ -90,7 +104,17 @@ class Executor:
         self._marks = CallMarks(self.conn)
 
     def perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
-        """Make ``action``'s call once; return its record, or raise ``RetryLater`` / ``CallFailed``."""
+        """Make ``action``'s call once; return its record, or raise ``RetryLater`` / ``CallFailed``.
+
+        Traced as ``call <kind>``, with the upstream's HTTP requests (``bridge/upstreams/transport.py``)
+        as its children.
+        """
+        with tracing.span(f"call {action.kind}", attributes=_call_attributes(action, attempt)) as span:
+            record = self._perform(action, job_id, attempt)
+            span.set({"bridge.outcome": record["outcome"]})
+            return record
+
+    def _perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
         key = action.idempotency_key
         record: history.CallRecord = {
             "idempotency_key": key,
@@ -114,6 +138,8 @@ class Executor:
             record["error"] = f"waiting: {action.destination}: {hold.reason}"
             self._finish(action, record, "pending")
             raise RetryLater(max(0.0, hold.until - time.time()), hold.reason, True, counts=False)
+        if action.override is not None:
+            record["override"] = action.override
         claim = Claim.of(key, action.target, action.object or action.target)
         started = self._marks.begin(claim, self.settings.worker_lease_s)
         if started.state == "duplicate":
@@ -124,7 +150,10 @@ class Executor:
             )
         try:
             with self.held.holding(claim):
-                return self._perform_claimed(action, record, claim, started.applied, started.again)
+                # An operator's override looks upstream before it creates, as after a lost answer: the
+                # bridge's own records say "made", which is what the operator doubts.
+                again = started.again or action.override is not None
+                return self._perform_claimed(action, record, claim, started.applied, again)
         finally:
             if not claim.released:  # an unexpected error (or the job's timeout) ended the call
                 self._end_claim(claim)
@@ -167,6 +196,8 @@ class Executor:
             self._describe(record, error)
             raise CallFailed(self._finish(action, record, "failed", claim)) from error
         record["ms"] = (time.perf_counter() - started) * 1000
+        if action.override is not None:
+            result = {**result, "override": action.override}  # the idempotency record says who made it again
         return self._finish(action, record, "done", claim, orjson.dumps(result))
 
     def _end_claim(self, claim: Claim, result: bytes | None = None, version: int = 0) -> None:

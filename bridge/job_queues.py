@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
@@ -23,7 +24,7 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from bridge import defaults
+from bridge import defaults, tracing
 from bridge.settings import Settings
 from bridge.stores import batches
 from bridge.upstreams import DESTINATIONS
@@ -45,8 +46,15 @@ DRAIN_JOB_FUNC = "workers.jobs.drain_calls"
 CALLS_JOB_FUNC = "workers.jobs.run_calls"
 """Import path of the job that makes one event's calls to one destination (retries, reconcile)."""
 
+AGAIN_JOB_FUNC = "workers.jobs.make_again"
+"""Import path of the job that makes a recorded event's calls again (an operator's override)."""
+
 REPLAN_JOB_FUNC = "workers.jobs.replan_subject"
 """Import path of the job that plans a ticket or issue again from its newest state (bridge/planner.py)."""
+
+REPLAY_OF_TRACE = "replay_of_trace"
+"""Key of a replay job's meta holding the ``traceparent`` of the event it replays (its span links there);
+``bridge.tracing.TRACEPARENT`` holds the trace the job continues."""
 
 ABANDONED_RETRY = Retry(max=defaults.ABANDONED_JOB_RETRIES)
 """RQ re-queues a job abandoned by a dead worker while it has retries left; failures the bridge raises on
@@ -78,6 +86,12 @@ def destination_queue(conn: Redis, destination: str) -> Queue:
     )
 
 
+def traced(meta: dict[str, Any]) -> dict[str, Any]:
+    """Return a job's ``meta`` with the current span's ``traceparent``: the job continues this trace."""
+    current = tracing.traceparent()
+    return {**meta, tracing.TRACEPARENT: current} if current else meta
+
+
 def enqueue_replan(conn: Redis, pipe: Pipeline, kind: str, subject_id: str, cause: str) -> None:
     """Queue a re-plan of a subject on the events queue, in the caller's transaction (``pipe``)."""
     events_queue(conn).enqueue_call(
@@ -87,7 +101,7 @@ def enqueue_replan(conn: Redis, pipe: Pipeline, kind: str, subject_id: str, caus
         result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
         failure_ttl=defaults.JOB_FAILURE_TTL_S,
         description=f"plan {kind} {subject_id} again after {cause}",
-        meta={"subject": f"{kind} {subject_id}"},
+        meta=traced({"subject": f"{kind} {subject_id}"}),
         retry=ABANDONED_RETRY,
         pipeline=pipe,
     )
@@ -187,6 +201,12 @@ class JobTemplate:
         """Return the job's ``data`` field (function, arguments) around one JSON-encoded argument."""
         # Left uncompressed, which RQ's ``Job.restore`` accepts: the receiver spends no time on zlib.
         return self.data_prefix + argument + self.data_suffix
+
+    @staticmethod
+    def meta(meta: dict[str, Any]) -> bytes:
+        """Return the job's ``meta`` field holding ``meta``, serialized as RQ serializes it."""
+        serialized: bytes = JSONSerializer.dumps(meta)  # type: ignore[no-untyped-call]
+        return serialized
 
 
 def event_job_template(queue: str = EVENTS_QUEUE) -> JobTemplate:

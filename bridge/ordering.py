@@ -104,6 +104,19 @@ def _exact(data: dict[str, Any]) -> bool:
     return bool(data.get("from_source"))
 
 
+def restored_untold(candidate: Candidate, applied: dict[str, Any]) -> bool:
+    """Whether a delivered event brings a deleted ticket back without telling its Jira keys (Zendesk's
+    ``ticket.undeleted`` tells none): what the ticket held before it was deleted may be stale — an update
+    made meanwhile was read as "deleted" — so its state is read from the source."""
+    return (
+        candidate.kind == TICKET
+        and not candidate.exact
+        and bool(applied.get("deleted"))
+        and not candidate.partial.get("deleted")
+        and "jira_issue_keys" not in candidate.partial
+    )
+
+
 def merge(applied: dict[str, Any] | None, partial: dict[str, Any]) -> dict[str, Any]:
     """Return the state ``partial`` makes of ``applied`` (what it does not tell stays as it was)."""
     return {**(applied or {}), **partial}

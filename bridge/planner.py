@@ -29,7 +29,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
-from bridge import defaults, job_queues, keys, ordering
+from bridge import defaults, job_queues, keys, ordering, tracing
 from bridge.errors import DestinationHeld, NotConfigured, RetryableUpstreamError, RetryLater
 from bridge.event import Event, new_event_id
 from bridge.linked import Changes, issue_view, ticket_view
@@ -41,6 +41,9 @@ from bridge.stores import batches, history, issue_ids, subjects
 from bridge.upstreams import Clients
 
 PlanOutcome = Literal["planned", "skipped", "superseded", "unchanged"]
+
+Override = dict[str, str]
+"""An operator's "make the calls again" (``bridge.rules.model.override_of``): who, via what, when, which event."""
 
 
 @dataclass
@@ -62,7 +65,12 @@ class Plan:
 
 
 class _ReadSource(Exception):
-    """The event's state ties with the applied one: only the source can tell which is newer."""
+    """Only the source can tell the subject's state: the event ties with the applied one (``tie``), or
+    brings a deleted subject back without telling its fields (``restored``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Planner:
@@ -74,26 +82,26 @@ class Planner:
         self.settings = settings
         self.clients = clients
 
-    def plan(self, event: Event) -> Plan:
-        """Plan ``event`` and commit its calls.
+    def plan(self, event: Event, override: Override | None = None) -> Plan:
+        """Plan ``event`` and commit its calls (each carrying ``override``, when an operator asked for them).
 
         Raises ``RetryLater`` when the source must be read and cannot be now (the event job is retried),
         ``RuleError`` when a rule fails on it.
         """
         candidate = ordering.candidate_of(event)
         if candidate is None:
-            return self._plan_stateless(event)
+            return self._plan_stateless(event, override)
         if candidate.kind == ordering.ISSUE:
             # Any key an issue had names it for good (a moved issue's old key still finds it).
             aliases = [event["subject"].get("key", ""), str(event.get("data", {}).get("previous_key") or "")]
             issue_ids.remember_keys(self.conn, candidate.id, *aliases)
         for _ in range(defaults.PLAN_ATTEMPTS):
             try:
-                return self._attempt(event, candidate)
+                return self._attempt(event, candidate, override)
             except WatchError:
                 continue
-            except _ReadSource:
-                event = self._from_source(candidate.kind, candidate.id, event)
+            except _ReadSource as read:
+                event = self._from_source(candidate.kind, candidate.id, event, read.reason)
                 found = ordering.candidate_of(event)
                 assert found is not None
                 candidate = found
@@ -101,8 +109,9 @@ class Planner:
             1.0, f"{candidate.kind} {candidate.id} kept changing while it was planned", counts=False
         )
 
-    def replan(self, kind: str, subject_id: str, reason: str) -> Plan:
-        """Plan a subject again from its newest state (a cascade, a resync): nothing is compared.
+    def replan(self, kind: str, subject_id: str, reason: str, override: Override | None = None) -> Plan:
+        """Plan a subject again from its newest state (a cascade, a resync, an operator's "again"): nothing
+        is compared.
 
         A subject the bridge never saw is read from its source first.
         """
@@ -113,15 +122,33 @@ class Planner:
                     stored = subjects.load(pipe, kind, subject_id)
                     if stored is None:
                         pipe.reset()
-                        return self.plan(self._from_source(kind, subject_id, None, reason))
+                        return self.plan(self._from_source(kind, subject_id, None, reason), override)
                     event = _replay_event(stored, reason)
                     history.save_event(self.conn, event, self.settings.record_retention_s)
                     candidate = ordering.candidate_of(event)
                     assert candidate is not None
-                    return self._commit(pipe, event, candidate, stored, stored.state)
+                    return self._commit(pipe, event, candidate, stored, stored.state, override)
             except WatchError:
                 continue
         raise RetryLater(1.0, f"{kind} {subject_id} kept changing while it was planned", counts=False)
+
+    def again(self, event: Event, override: Override) -> Plan:
+        """Plan, to be made again, the calls the rules plan now for the newest state of ``event``'s subject
+        (an operator's override: the upstream lost an effect the idempotency records say was made).
+
+        The newest state, never the event's own if it is older: the plan gets the newest version, so no
+        older state comes back, and every call carries ``override`` (a new idempotency key that records it)
+        and looks upstream before it creates. The plan is a new event (``delivery_id`` ``replan:again:<id>``);
+        an event about no state of its own (a comment) is planned again as a copy of itself.
+        """
+        reason = f"again:{event['id']}"
+        candidate = ordering.candidate_of(event)
+        if candidate is not None:
+            return self.replan(candidate.kind, candidate.id, reason, override)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        copy: Event = {**event, "id": new_event_id(), "delivery_id": f"replan:{reason}", "received_at": now}
+        history.save_event(self.conn, copy, self.settings.record_retention_s)
+        return self._plan_stateless(copy, override)
 
     def preview(self, event: Event) -> tuple[str, Event, Linked, list[PlannedAction]]:
         """What planning would make of ``event`` now, writing nothing: how it orders against the applied
@@ -154,7 +181,7 @@ class Planner:
             pipe.reset()
         return order.value, view, linked, self.rules.plan(view, self.settings, linked)
 
-    def _attempt(self, event: Event, candidate: ordering.Candidate) -> Plan:
+    def _attempt(self, event: Event, candidate: ordering.Candidate, override: Override | None) -> Plan:
         with self.conn.pipeline() as pipe:
             key = subjects.subject_key(candidate.kind, candidate.id)
             subjects.watch(pipe, key)
@@ -184,8 +211,10 @@ class Planner:
                         in_force=stored.event_id,
                     )
                 if order is ordering.Order.AMBIGUOUS:
-                    raise _ReadSource
-            return self._commit(pipe, event, candidate, stored, merged)
+                    raise _ReadSource("tie")
+                if ordering.restored_untold(candidate, stored.state):
+                    raise _ReadSource("restored")
+            return self._commit(pipe, event, candidate, stored, merged, override)
 
     def _commit(
         self,
@@ -194,6 +223,7 @@ class Planner:
         candidate: ordering.Candidate,
         stored: subjects.Stored | None,
         merged: dict[str, object],
+        override: Override | None = None,
     ) -> Plan:
         kind = candidate.kind
         view = ordering.rules_event(event, kind, merged)
@@ -206,13 +236,13 @@ class Planner:
         else:
             linked, changes = issue_view(self, pipe, view, new, stored)
         actions = self.rules.plan(view, self.settings, linked)
-        return self._write(pipe, view, actions, changes, new)
+        return self._write(pipe, view, actions, changes, new, override)
 
-    def _plan_stateless(self, event: Event) -> Plan:
+    def _plan_stateless(self, event: Event, override: Override | None = None) -> Plan:
         """Plan an event about something without a state of its own (a comment, an issue link)."""
         actions = self.rules.plan(event, self.settings, Linked())
         with self.conn.pipeline() as pipe:
-            return self._write(pipe, event, actions, Changes(), None)
+            return self._write(pipe, event, actions, Changes(), None, override)
 
     def _write(
         self,
@@ -221,9 +251,10 @@ class Planner:
         actions: list[PlannedAction],
         changes: Changes,
         new: subjects.Stored | None,
+        override: Override | None = None,
     ) -> Plan:
         version = subjects.next_version(self.conn, time.time_ns() // 1000)
-        versioned = [replace(action, version=version) for action in actions]
+        versioned = [replace(action, version=version, override=override) for action in actions]
         kept = [action for action in versioned if action.destination in self.clients]
         skipped = [action for action in versioned if action.destination not in self.clients]
         by_destination: dict[str, list[PlannedAction]] = {}
@@ -234,8 +265,9 @@ class Planner:
         if new is not None:
             subjects.save(pipe, new, ttl)
         changes.apply(pipe, ttl)
+        traceparent = tracing.traceparent()  # the calls continue the trace of the job planning them
         for destination, planned in by_destination.items():
-            batches.add(pipe, event["id"], destination, [action.to_dict() for action in planned])
+            batches.add(pipe, event["id"], destination, [action.to_dict() for action in planned], traceparent)
         cause = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
         for kind, subject_id in changes.cascades:
             job_queues.enqueue_replan(self.conn, pipe, kind, subject_id, cause)

@@ -12,11 +12,17 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_core import PydanticUseDefault
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from bridge import defaults
 from bridge.errors import SettingsError
@@ -147,6 +153,76 @@ def _readable_file(value: Any) -> str:
     return raw
 
 
+def _choice(*choices: str) -> BeforeValidator:
+    def cast(value: Any) -> str:
+        raw = _text(value)
+        assert raw is not None
+        if raw.lower() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+        return raw.lower()
+
+    return BeforeValidator(cast)
+
+
+def _exporters(value: Any) -> tuple[str, ...]:
+    raw = _text(",".join(value) if isinstance(value, tuple | list) else value)
+    assert raw is not None
+    names = tuple(name.strip().lower() for name in raw.split(","))
+    unknown = [name for name in names if name not in TRACE_EXPORTERS]
+    if unknown:
+        raise ValueError(f"must name exporters among {', '.join(TRACE_EXPORTERS)}, got {raw!r}")
+    return names
+
+
+def _ratio(value: Any) -> float:
+    if _blank(value):
+        raise PydanticUseDefault
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a number from 0 to 1, got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"must be a number from 0 to 1, got {number:g}")
+    return number
+
+
+def key_values(text: str) -> dict[str, str]:
+    """Parse ``key1=value1,key2=value2`` (values percent-encoded), the form of ``OTEL_RESOURCE_ATTRIBUTES``
+    and ``OTEL_EXPORTER_OTLP_HEADERS``; raise ``ValueError`` naming the first malformed item's position.
+
+    https://opentelemetry.io/docs/specs/otel/protocol/exporter/#specifying-headers-via-environment-variables
+    """
+    found: dict[str, str] = {}
+    for position, item in enumerate(text.split(","), start=1):
+        if not item.strip():
+            continue
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"item {position} is not key=value")
+        found[unquote(key.strip())] = unquote(value.strip())
+    return found
+
+
+def _pairs(value: Any) -> dict[str, str]:
+    raw = _text(value)
+    assert raw is not None
+    try:
+        return key_values(raw)
+    except ValueError as error:
+        raise ValueError(f"must be comma-separated key=value pairs: {error}, got {raw!r}") from None
+
+
+def _secret_pairs(value: Any) -> Secret | None:
+    # Exporter headers carry credentials (an API key): the message names the item, never shows a value.
+    secret = _secret(value)
+    if secret is not None:
+        try:
+            key_values(secret.reveal())
+        except ValueError as error:
+            raise ValueError(f"must be comma-separated key=value pairs: {error} (value hidden)") from None
+    return secret
+
+
 def redact_url(url: str) -> str:
     """Hide a password in a URL, so that an error message never shows one."""
     parts = urlsplit(url)
@@ -155,11 +231,32 @@ def redact_url(url: str) -> str:
     return url
 
 
+TRACE_EXPORTERS = ("otlp", "console", "none")
+"""What ``OTEL_TRACES_EXPORTER`` may name (comma-separated): OTLP over HTTP, standard output, nothing."""
+
+OTLP_PROTOCOLS = ("http/protobuf",)
+"""OTLP protocols the bridge ships an exporter for (``opentelemetry-exporter-otlp-proto-http``)."""
+
+TRACE_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+"""What ``OTEL_TRACES_SAMPLER`` may name (the specification's built-in samplers)."""
+
 Text = Annotated[str | None, BeforeValidator(_text)]
 SecretText = Annotated[Secret | None, BeforeValidator(_secret)]
 HttpUrl = Annotated[str | None, _url("http", "https")]
 Flag = Annotated[bool, BeforeValidator(_boolean)]
 Seconds = Annotated[int, _whole(minimum=1)]
+Millis = Annotated[int | None, _whole(minimum=1)]
+ReadableFile = Annotated[str | None, BeforeValidator(_readable_file)]
+OtlpProtocol = Annotated[str | None, _choice(*OTLP_PROTOCOLS)]
+OtlpCompression = Annotated[str | None, _choice("gzip", "deflate", "none")]
+SecretPairs = Annotated[Secret | None, BeforeValidator(_secret_pairs)]
 RateLimit = Annotated[float, _number(minimum=0.0)]
 
 
@@ -255,6 +352,48 @@ class Settings(BaseSettings):
     # ``default_state_dir()``/dev.json).
     dev_state_file: Text = _env("BRIDGE_DEV_STATE")
 
+    # OpenTelemetry's own variables (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
+    # and .../protocol/exporter/), read here like every other one; bridge/tracing.py builds the SDK from
+    # them. Tracing is off unless an exporter or an OTLP endpoint is named (``tracing_enabled``). Times
+    # are milliseconds, as the specification says. A TRACES_ variable wins over its general one.
+    otel_sdk_disabled: Flag = _env("OTEL_SDK_DISABLED", False)
+    otel_service_name: Text = _env("OTEL_SERVICE_NAME")
+    # NoDecode: these are the specification's comma-separated forms, not JSON.
+    otel_resource_attributes: Annotated[dict[str, str], NoDecode, BeforeValidator(_pairs)] = _env(
+        "OTEL_RESOURCE_ATTRIBUTES", {}
+    )
+    otel_traces_exporter: Annotated[tuple[str, ...] | None, NoDecode, BeforeValidator(_exporters)] = _env(
+        "OTEL_TRACES_EXPORTER"
+    )
+    otel_traces_sampler: Annotated[str, _choice(*TRACE_SAMPLERS)] = _env(
+        "OTEL_TRACES_SAMPLER", "parentbased_always_on"
+    )
+    otel_traces_sampler_arg: Annotated[float, BeforeValidator(_ratio)] = _env("OTEL_TRACES_SAMPLER_ARG", 1.0)
+    otel_exporter_otlp_endpoint: HttpUrl = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_exporter_otlp_traces_endpoint: HttpUrl = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    otel_exporter_otlp_protocol: OtlpProtocol = _env("OTEL_EXPORTER_OTLP_PROTOCOL")
+    otel_exporter_otlp_traces_protocol: OtlpProtocol = _env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+    otel_exporter_otlp_headers: SecretPairs = _env("OTEL_EXPORTER_OTLP_HEADERS")
+    otel_exporter_otlp_traces_headers: SecretPairs = _env("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+    otel_exporter_otlp_timeout: Millis = _env("OTEL_EXPORTER_OTLP_TIMEOUT")
+    otel_exporter_otlp_traces_timeout: Millis = _env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+    otel_exporter_otlp_compression: OtlpCompression = _env("OTEL_EXPORTER_OTLP_COMPRESSION")
+    otel_exporter_otlp_traces_compression: OtlpCompression = _env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+    otel_exporter_otlp_certificate: ReadableFile = _env("OTEL_EXPORTER_OTLP_CERTIFICATE")
+    otel_exporter_otlp_traces_certificate: ReadableFile = _env("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE")
+    otel_exporter_otlp_client_key: ReadableFile = _env("OTEL_EXPORTER_OTLP_CLIENT_KEY")
+    otel_exporter_otlp_traces_client_key: ReadableFile = _env("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY")
+    otel_exporter_otlp_client_certificate: ReadableFile = _env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")
+    otel_exporter_otlp_traces_client_certificate: ReadableFile = _env(
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"
+    )
+    otel_bsp_schedule_delay: Millis = _env("OTEL_BSP_SCHEDULE_DELAY")
+    otel_bsp_export_timeout: Millis = _env("OTEL_BSP_EXPORT_TIMEOUT")
+    otel_bsp_max_queue_size: Annotated[int | None, _whole(minimum=1)] = _env("OTEL_BSP_MAX_QUEUE_SIZE")
+    otel_bsp_max_export_batch_size: Annotated[int | None, _whole(minimum=1)] = _env(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -287,6 +426,16 @@ class Settings(BaseSettings):
     def effective_redis_url(self) -> str:
         """REDIS_URL, or a Redis on this host's default port."""
         return self.redis_url or "redis://127.0.0.1:6379/0"
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """Whether this process exports traces: an exporter other than ``none`` is named, or an OTLP
+        endpoint is set, and ``OTEL_SDK_DISABLED`` is not true."""
+        if self.otel_sdk_disabled:
+            return False
+        if self.otel_traces_exporter is not None:
+            return any(name != "none" for name in self.otel_traces_exporter)
+        return bool(self.otel_exporter_otlp_endpoint or self.otel_exporter_otlp_traces_endpoint)
 
     @property
     def rate_limits(self) -> dict[str, float]:

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from bridge import tracing
 from bridge.embedded_redis import EmbeddedRedis, find_binary
 from bridge.settings import Secret, Settings
 from tests.values import JIRA_SECRET, ZENDESK_SECRET, StartWorker
@@ -125,6 +129,18 @@ def settings(redis_url: str) -> Settings:
         jira_bridge_account_id="bridge-account-id",
         zendesk_bridge_user_id="9000000001",
     )
+
+
+@pytest.fixture
+def recorded_spans() -> Iterator[InMemorySpanExporter]:
+    """Record this process's spans in memory (the SDK's own exporter) for the test; tracing is off again
+    after it."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.install(provider)
+    yield exporter
+    tracing.shutdown()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bridge import logs
+from bridge import logs, tracing
 from bridge.settings import Settings
 
 HELP = "run RQ workers on the bridge's queues (--burst drains and exits)"
@@ -23,5 +23,6 @@ def run(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     logs.configure(settings.log_level)
+    tracing.configure(settings, "worker")  # off (nothing imported) unless the OTEL_* variables turn it on
     worker.run(settings, burst=args.burst, concurrency=max(1, args.concurrency), queues=args.queue)
     return 0

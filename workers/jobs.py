@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,13 +30,14 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import defaults, job_queues, keys
+from bridge import defaults, job_queues, keys, tracing
 from bridge.errors import CallFailed, EventFailed, RetryLater, RuleError
 from bridge.event import Event
-from bridge.job_queues import ABANDONED_RETRY, destination_queue
+from bridge.job_queues import ABANDONED_RETRY, REPLAY_OF_TRACE, destination_queue
 from bridge.planner import Plan
 from bridge.rules.model import PlannedAction
-from bridge.stores import batches, history
+from bridge.stores import audit, batches, history
+from bridge.tracing import TRACEPARENT
 from workers import process
 
 log = logging.getLogger("bridge.worker")
@@ -47,21 +49,49 @@ def _current_job() -> Job:
     return job
 
 
+def _job_span(job: Job, name: str, **attributes: str | int | None) -> AbstractContextManager[tracing.Span]:
+    """The span of a job's run: it continues the trace its meta names (the delivery's, for an event's
+    work), and links to the trace of the event a replay replays."""
+    return tracing.span(
+        name,
+        "consumer",
+        {
+            "messaging.system": "rq",
+            "messaging.destination.name": job.origin,
+            "messaging.message.id": job.id,
+            **attributes,
+        },
+        parent=job.meta.get(TRACEPARENT),
+        links=[job.meta.get(REPLAY_OF_TRACE)],
+    )
+
+
 def process_event(event: Event, attempt: int = 1) -> dict[str, Any]:
     """Take in one normalized event: record it, plan it against its subject's newest state, fan the calls
     out by destination (bridge/planner.py)."""
     job = _current_job()
-    conn: Redis = job.connection
-    worker = process.current()
-    rerun = _is_rerun(job)
-    if attempt == 1 and not rerun:
-        history.save_event(conn, event, worker.settings.record_retention_s)
-    if rerun:
-        # Its worker died under it: the units it had in hand are finished first, in order.
-        for destination, holder in batches.holders(conn):
-            if holder == job.id:
-                _drain(conn, job.id, destination, time.monotonic() + defaults.INLINE_CALLS_BUDGET_S, 1)
-    return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event), rerun)
+    with _job_span(job, "process_event", **_event_attributes(event), **{"bridge.attempt": attempt}):
+        conn: Redis = job.connection
+        worker = process.current()
+        rerun = _is_rerun(job)
+        if attempt == 1 and not rerun:
+            history.save_event(conn, event, worker.settings.record_retention_s)
+        if rerun:
+            # Its worker died under it: the units it had in hand are finished first, in order.
+            for destination, holder in batches.holders(conn):
+                if holder == job.id:
+                    _drain(conn, job.id, destination, time.monotonic() + defaults.INLINE_CALLS_BUDGET_S, 1)
+        return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event), rerun)
+
+
+def _event_attributes(event: Event) -> dict[str, str | int | None]:
+    subject = event["subject"]
+    return {
+        "bridge.event_id": event["id"],
+        "bridge.source": event["source"],
+        "bridge.event_type": event["type"],
+        "bridge.subject": f"{subject['kind']} {subject.get('key') or subject['id']}",
+    }
 
 
 def _is_rerun(job: Job) -> bool:
@@ -73,9 +103,12 @@ def replan_subject(kind: str, subject_id: str, cause: str, attempt: int = 1) -> 
     """Plan a ticket or issue again from its newest state: another subject it is linked with changed."""
     job = _current_job()
     worker = process.current()
-    return _settle_plan(
-        job, None, attempt, lambda: worker.planner(job.connection).replan(kind, subject_id, cause)
-    )
+    with _job_span(
+        job, "replan_subject", **{"bridge.subject": f"{kind} {subject_id}", "bridge.cause": cause}
+    ):
+        return _settle_plan(
+            job, None, attempt, lambda: worker.planner(job.connection).replan(kind, subject_id, cause)
+        )
 
 
 def _settle_plan(
@@ -114,7 +147,64 @@ def _settle_plan(
         # leaves the units waiting (or in this job's hands, for its re-run): the keeper arms their drains.
         _make_now(conn, job.id, plan.destinations)
     _log(plan.event, plan.outcome, actions=len(plan.actions), cascades=len(plan.cascades))
-    return {"outcome": plan.outcome, "actions": len(plan.actions), "reason": plan.reason}
+    return {
+        "outcome": plan.outcome,
+        "actions": len(plan.actions),
+        "reason": plan.reason,
+        "event_id": plan.event["id"],
+    }
+
+
+def make_again(event_id: str, override: dict[str, str], attempt: int = 1) -> dict[str, Any]:
+    """Make the calls of a recorded event's subject's newest state again, though their records say they
+    were made (an operator's override, ``bridge replay EVENT --again``); note it on the event and record
+    the outcome in the audit log as the operator's."""
+    job = _current_job()
+    conn: Redis = job.connection
+    worker = process.current()
+    with _job_span(job, "make_again", **{"bridge.event_id": event_id, "bridge.override.by": override["by"]}):
+        record = history.load_event(conn, event_id)
+        if record is None:
+            reason = f"no event {event_id} (older than the retention?)"
+            audit.record(
+                conn, **_who(override), action="replay-again", target=event_id, ok=False, detail=reason
+            )
+            _fail_job(job, {"error": reason})
+            raise EventFailed(reason)
+        event: Event = record.event  # type: ignore[assignment]  # stored as the event shape
+        try:
+            result = _settle_plan(job, None, attempt, lambda: worker.planner(conn).again(event, override))
+        except RuleError as error:
+            detail = f"rules: {error}"
+            audit.record(
+                conn, **_who(override), action="replay-again", target=event_id, ok=False, detail=detail
+            )
+            raise
+        if result["outcome"] != "rescheduled":  # a retry of this job records it
+            history.note_made_again(conn, event_id, override, result["event_id"])
+            ok, detail = _again_outcome(conn, result)
+            audit.record(conn, **_who(override), action="replay-again", target=event_id, ok=ok, detail=detail)
+        return result
+
+
+def _who(override: dict[str, str]) -> dict[str, str]:
+    return {"actor": override["by"], "via": override["via"]}
+
+
+def _again_outcome(conn: Redis, result: dict[str, Any]) -> tuple[bool, str]:
+    """Say how an override ended, in one line: the event that made the calls and what became of each."""
+    made = history.load_event(conn, result["event_id"])
+    if made is None or not result["actions"]:
+        return True, f"nothing to make: {result['reason'] or 'the rules plan no call'}"
+    calls = ", ".join(
+        f"{call.get('kind')} {call.get('target')}: {call.get('outcome')}" for call in made.calls
+    )
+    waiting = result["actions"] - len(made.calls)
+    tail = f"; {waiting} waiting for their destination's queue" if waiting > 0 else ""
+    return (
+        made.status != "failed",
+        f"event {result['event_id']} ({made.status}): {calls or 'no call yet'}{tail}",
+    )
 
 
 def _record_not_configured(conn: Redis, action: PlannedAction, retention_s: int) -> None:
@@ -158,7 +248,11 @@ def _retry_job(job: Job, attempt: int, later: RetryLater, max_attempts: int) -> 
     return {"outcome": "rescheduled", "in_s": round(later.delay_s, 3), "reason": later.reason}
 
 
-_ATTEMPT_POSITION = {job_queues.EVENT_JOB_FUNC: 1, job_queues.REPLAN_JOB_FUNC: 3}
+_ATTEMPT_POSITION = {
+    job_queues.EVENT_JOB_FUNC: 1,
+    job_queues.REPLAN_JOB_FUNC: 3,
+    job_queues.AGAIN_JOB_FUNC: 2,
+}
 """Where each job function takes its ``attempt`` argument."""
 
 
@@ -167,15 +261,24 @@ def drain_calls(destination: str) -> dict[str, Any]:
     job = _current_job()
     conn: Redis = job.connection
     settings = process.current().settings
-    batches.disarm(conn, destination)
-    deadline = time.monotonic() + settings.calls_job_timeout_s / 2
-    drained = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS)
-    if drained.held_until is not None:
-        # Held (429 pause, open circuit, rate limit): the units wait, in order, for a drain job then.
-        job_queues.arm(conn, [destination], settings, at=drained.held_until)
-    elif drained.left:
-        job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
-    return {"units": drained.units, "failed": drained.failed, "held_until": drained.held_until}
+    # Its own trace, linked to the trace of each event whose calls it makes (and each back to it).
+    with _job_span(job, "drain_calls", **{"bridge.destination": destination}) as span:
+        batches.disarm(conn, destination)
+        deadline = time.monotonic() + settings.calls_job_timeout_s / 2
+        drained = _drain(conn, job.id, destination, deadline, defaults.DRAIN_MAX_UNITS, span)
+        span.set(
+            {
+                "bridge.units": drained.units,
+                "bridge.units_failed": drained.failed,
+                "bridge.units_left": drained.left,
+            }
+        )
+        if drained.held_until is not None:
+            # Held (429 pause, open circuit): the units wait, in order, for a drain job then.
+            job_queues.arm(conn, [destination], settings, at=drained.held_until)
+        elif drained.left:
+            job_queues.arm(conn, [destination], settings)  # the rest goes to a new job, after other queues
+        return {"units": drained.units, "failed": drained.failed, "held_until": drained.held_until}
 
 
 @dataclass(frozen=True)
@@ -189,10 +292,18 @@ class Drained:
     held_until: float | None = None
 
 
-def _drain(conn: Redis, job_id: str, destination: str, deadline: float, max_units: int) -> Drained:
+def _drain(
+    conn: Redis,
+    job_id: str,
+    destination: str,
+    deadline: float,
+    max_units: int,
+    drain_span: tracing.Span = tracing.OFF,
+) -> Drained:
     """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
     their calls, until none waits, ``max_units`` are made, ``deadline`` passes or the destination's gate
-    holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first)."""
+    holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first). Each
+    unit's calls continue its event's trace; a drain job's ``drain_span`` and they link to each other."""
     guard = process.current().guards.get(destination)
     in_hand = b""
     units = failed = left = 0
@@ -213,15 +324,34 @@ def _drain(conn: Redis, job_id: str, destination: str, deadline: float, max_unit
         unit = orjson.loads(raw)
         description = f"{destination} calls of event {unit['event_id']}"
         meta = {"event_id": unit["event_id"], "destination": destination}
-        outcome = make_calls(
-            conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta
-        )
+        if unit.get(TRACEPARENT):
+            meta[TRACEPARENT] = unit[TRACEPARENT]  # its retries and failures continue the event's trace
+        drain_span.link(unit.get(TRACEPARENT))
+        with _calls_span(unit, destination, drain_span):
+            outcome = make_calls(
+                conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta
+            )
         if outcome.failed_meta is not None:
             failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
             failed += 1
         in_hand = raw
         units += 1
     return Drained(units, failed, left, held_until if left else None)
+
+
+def _calls_span(
+    unit: dict[str, Any], destination: str, drain_span: tracing.Span
+) -> AbstractContextManager[tracing.Span]:
+    return tracing.span(
+        f"calls {destination}",
+        attributes={
+            "bridge.event_id": unit["event_id"],
+            "bridge.destination": destination,
+            "bridge.calls": len(unit["actions"]),
+        },
+        parent=unit.get(TRACEPARENT),
+        links=[drain_span.traceparent],
+    )
 
 
 def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> None:
@@ -261,13 +391,19 @@ def run_calls(
 ) -> dict[str, Any]:
     """Make one event's calls to one destination, in order (a retry, a requeue, a reconcile's calls)."""
     job = _current_job()
-    outcome = make_calls(
-        job.connection, event_id, destination, actions, attempt, job.id, job.description, job.meta
-    )
-    if outcome.failed_meta is not None:
-        _fail_job(job, outcome.failed_meta)
-        raise EventFailed(outcome.failed_meta["error"])
-    return outcome.result
+    attributes: dict[str, str | int | None] = {
+        "bridge.event_id": event_id,
+        "bridge.destination": destination,
+        "bridge.attempt": attempt,
+    }
+    with _job_span(job, "run_calls", **attributes):
+        outcome = make_calls(
+            job.connection, event_id, destination, actions, attempt, job.id, job.description, job.meta
+        )
+        if outcome.failed_meta is not None:
+            _fail_job(job, outcome.failed_meta)
+            raise EventFailed(outcome.failed_meta["error"])
+        return outcome.result
 
 
 def make_calls(

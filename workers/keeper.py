@@ -39,6 +39,11 @@ SCHEDULE_TICK_S = 0.5
 """How often due retries are moved onto their queues (a Retry-After is kept to within this)."""
 
 
+def round_s(settings: Settings) -> float:
+    """The keeper's round: a quarter of the lease (at least a quarter second)."""
+    return max(0.25, settings.worker_lease_s / 4)
+
+
 class Keeper(threading.Thread):
     """Renews this worker's job lease and claims; cleans RQ's registries for everyone, one worker at a time."""
 
@@ -50,7 +55,7 @@ class Keeper(threading.Thread):
         self.executor = executor
         self.settings = settings
         self.conn: Redis = worker.connection
-        self.interval = max(0.25, settings.worker_lease_s / 4)
+        self.interval = round_s(settings)
         self.stopped = threading.Event()
         self._failing = False
 
@@ -95,11 +100,9 @@ class Keeper(threading.Thread):
             job_queues.enqueue_due(self.conn)
 
     def clean(self) -> None:
-        """Run the registries' cleanup when no other worker did it this round."""
-        lock = keys.CLEANUP_LOCK_KEY
-        if not self.conn.set(lock, self.worker.name, nx=True, px=int(self.interval * 1000 * 0.9)):
+        """Run the registries' cleanup when no other worker is running it, then arm idle waiting lists."""
+        if not self.worker.clean_registries():
             return
-        self.worker.clean_registries()  # type: ignore[no-untyped-call]
         armed = job_queues.arm_idle(self.conn, self.settings)
         if armed:
             log.warning("queued drain jobs for calls left waiting: %s", ", ".join(armed))

@@ -20,17 +20,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, worker_registration
 from rq.executions import Execution
 from rq.job import Job
+from rq.registry import clean_registries
 from rq.serializers import JSONSerializer
+from rq.utils import now as utcnow
 from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
-from bridge import defaults, job_queues
+from bridge import defaults, job_queues, keys, tracing
 from bridge.connections import sync_client
-from bridge.settings import Settings
-from workers import process
+from bridge.settings import Settings, redact_url
+from workers import keeper, process
 from workers.keeper import Keeper
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
@@ -120,6 +122,25 @@ class BridgeWorker(SimpleWorker):
         """A started job's first lease: the keeper extends it while the job runs."""
         return process.current().settings.worker_lease_s
 
+    def clean_registries(self) -> bool:
+        """Clean every queue's registries (abandoned jobs queued again, expired entries dropped) unless
+        another worker did this round; return whether this one did.
+
+        RQ's own version takes a lock per queue for 899 s and releases it only when it gets to the end: a
+        worker killed (or a Redis restart) in the middle leaves that queue uncleaned for 15 minutes, and the
+        abandoned jobs in it untaken. The bridge's one lock is a round's (the keeper's interval, a quarter
+        of ``BRIDGE_WORKER_LEASE_S``) and is never released: it lapses, whoever held it.
+        """
+        round_ms = int(keeper.round_s(process.current().settings) * 900)
+        if not self.connection.set(keys.CLEANUP_LOCK_KEY, self.name, nx=True, px=round_ms):
+            return False
+        for queue in self.queues:
+            clean_registries(queue, self._exc_handlers)
+            worker_registration.clean_worker_registry(queue)
+            queue.intermediate_queue.cleanup(self, queue)
+        self.last_cleaned_at = utcnow()  # type: ignore[assignment]  # rq annotates it as None only
+        return True
+
     def request_stop(self, signum: Any, frame: Any) -> None:
         # A drain job in hand finishes the event it is at, not the whole batch (RQ's warm shutdown).
         process.STOPPING.set()
@@ -138,6 +159,14 @@ class BridgeWorker(SimpleWorker):
             super().teardown()  # type: ignore[no-untyped-call]
         except REDIS_DOWN:
             log.warning("worker %s: Redis is unreachable at exit; its key expires on its own", self.name)
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """Work the queues (RQ's loop); then send the spans still batched (a pool's worker process ends
+        with ``os._exit``, which runs no exit handler of the tracing SDK's)."""
+        try:
+            return bool(super().work(*args, **kwargs))
+        finally:
+            tracing.flush()
 
     def _wait_for_redis(self, doing: str) -> None:
         """Log once, then wait with backoff until Redis answers (or the worker is asked to stop)."""
@@ -160,6 +189,10 @@ def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues
     # Rules, clients and configuration are checked now: a bad rules file stops the worker at start.
     process.start(settings)
     connection = sync_client(settings, socket_timeout=None)
+    if burst:
+        connection.ping()  # a one-off drain that cannot reach Redis says so (one line) and ends
+    else:
+        _wait_for_redis_at_start(connection, settings)
     names = list(queues) or job_queues.queue_names()
     if concurrency > 1:
         pool = WorkerPool(
@@ -182,3 +215,25 @@ def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues
         job_queues.enqueue_due(connection, names)  # retries already due are part of the burst
     # RQ's scheduler is not run: the keeper moves due retries (workers/keeper.py).
     return bool(worker.work(burst=burst, logging_level=settings.log_level))
+
+
+def _wait_for_redis_at_start(connection: redis.Redis, settings: Settings) -> None:
+    """Wait (with backoff, saying so once) until Redis answers: a worker started before Redis, or during a
+    failover, waits it out as a running one does, instead of exiting. Returns True when it answers (a
+    SIGTERM meanwhile ends the process, as before any job)."""
+    pause = 0.5
+    logged = False
+    while True:
+        try:
+            connection.ping()
+        except REDIS_DOWN as error:
+            if not logged:
+                url = redact_url(settings.effective_redis_url)
+                log.warning("worker: Redis at %s is unreachable (%s); waiting for it", url, error)
+                logged = True
+        else:
+            if logged:
+                log.warning("worker: Redis answers; starting")
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, REDIS_WAIT_MAX_S)

@@ -112,5 +112,5 @@ def _note(call: dict[str, Any]) -> str:
     if not call["configured"]:
         return f"{call['destination']} is not configured: would be skipped"
     if call["made_already"]:
-        return "made already: a replay skips it"
+        return "already made, nothing to do: a replay skips it (--again makes it again)"
     return ""

@@ -20,8 +20,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bridge.errors import BadParameter, NotFound
-from bridge.ops import service, session
+from bridge.errors import BadParameter, BridgeError, NotFound
+from bridge.ops import preview, service, session
 from bridge.ops.actor import acting, from_request
 from bridge.ops.api import page_number, registry_name
 from bridge.ops.auth import guarded
@@ -127,6 +127,14 @@ def routes(
             return render(request, "message.html", title="Not found", message=str(error))
         return render(request, "event.html", data=data, notice=request.query_params.get("done"))
 
+    async def again(request: Request) -> Response:
+        # The confirmation before an override: what would be made again, and a form that asks to be sure.
+        try:
+            data = await run(preview.plan_recorded, request.path_params["event_id"], settings)
+        except BridgeError as error:  # unknown event, or a rules file that no longer loads
+            return render(request, "message.html", title="Not found", message=str(error))
+        return render(request, "again.html", data=data)
+
     async def search(request: Request) -> Response:
         query = request.query_params.get("q", "")
         data = await run(service.search, query)
@@ -144,6 +152,14 @@ def routes(
                 status_code=403,
             )
         name = request.path_params["action"]
+        if name == "replay-again" and form.get("confirm") != "again":
+            return render(
+                request,
+                "message.html",
+                title="Not confirmed",
+                message="Making calls again needs its confirmation: tick the box on the event's page first.",
+                status_code=400,
+            )
         back = str(form.get("back") or "/dashboard")
         if not back.startswith("/dashboard"):
             back = "/dashboard"
@@ -165,6 +181,7 @@ def routes(
         Route("/dashboard/queues/{queue}", page(jobs)),
         Route("/dashboard/failed", page(failed)),
         Route("/dashboard/events/{event_id}", page(event)),
+        Route("/dashboard/events/{event_id}/again", page(again)),
         Route("/dashboard/search", page(search)),
         Route("/dashboard/actions/{action}", page(action), methods=["POST"]),
         Mount("/dashboard/static", app=static, name="dashboard-static"),
@@ -184,7 +201,10 @@ async def _act(run: Callable[..., Any], name: str, form: Any) -> str:
         return f"Deleted job {result['deleted']}."
     if name == "replay":
         result = await run(service.replay, str(form.get("event_id", "")))
-        return f"Event {result['replayed']} replayed as job {result['job_id']}."
+        return f"Event {result['replayed']} replayed as job {result['job_id']}. {result['note']}"
+    if name == "replay-again":
+        result = await run(service.replay, str(form.get("event_id", "")), True)
+        return f"The calls of event {result['replayed']} are made again as job {result['job_id']}. {result['note']}"
     if name in ("pause", "resume"):
         await run(service.set_paused, name == "pause")
         return (

@@ -17,19 +17,50 @@ from bridge.errors import BadParameter, NotFound
 from bridge.ops import service
 from bridge.ops.actor import acting, from_request
 from bridge.ops.auth import guarded
-from bridge.ops.openapi import MAX_PAGE, REGISTRY_NAMES, SPEC
+from bridge.ops.openapi import FAILED_PER_PAGE_MAX, MAX_PAGE, REGISTRY_NAMES, SPEC
 from bridge.ops.throttle import LoginThrottle
 from bridge.settings import Settings
 
-Handler = Callable[[Redis, Request], dict[str, Any] | list[dict[str, Any]]]
+Handler = Callable[[Redis, Request], dict[str, Any] | list[dict[str, Any]] | Response]
 
 
 def page_number(request: Request) -> int:
     """Return ``?page=`` as a whole number from 1 to ``MAX_PAGE`` (1 when absent)."""
-    raw = request.query_params.get("page", "1").strip() or "1"
+    raw = request.query_params.get("page", "1").strip()  # present but empty is malformed, not absent
     if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE):
         raise BadParameter(f"page must be a whole number from 1 to {MAX_PAGE}, got {raw[:32]!r}")
     return int(raw)
+
+
+def per_page_number(request: Request) -> int:
+    """Return ``?per_page=`` as a whole number from 1 to ``FAILED_PER_PAGE_MAX`` (that when absent)."""
+    raw = request.query_params.get("per_page", str(FAILED_PER_PAGE_MAX)).strip()
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= FAILED_PER_PAGE_MAX):
+        raise BadParameter(
+            f"per_page must be a whole number from 1 to {FAILED_PER_PAGE_MAX}, got {raw[:32]!r}"
+        )
+    return int(raw)
+
+
+def flag(request: Request, name: str) -> bool:
+    """Return the boolean query parameter ``name`` (``true``/``false``, ``1``/``0``; absent: false)."""
+    raw = request.query_params.get(name, "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise BadParameter(f"{name} must be true or false, got {raw[:32]!r}")
+    return raw in ("true", "1")
+
+
+def failed_list(conn: Redis, request: Request) -> Response:
+    """One page of the failed jobs, newest first, as a JSON list; ``X-Total-Count`` says how many there
+    are and ``Link`` names the next page (GitHub's convention), so the answer stays the list it was."""
+    page, per_page = page_number(request), per_page_number(request)
+    destination = request.query_params.get("destination")
+    found = service.failed_page(conn, destination, page, per_page)
+    answer = JSONResponse(found["jobs"], headers={"X-Total-Count": str(found["total"])})
+    if page * per_page < found["total"] and page < MAX_PAGE:
+        following = request.url.include_query_params(page=page + 1, per_page=per_page)
+        answer.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return answer
 
 
 def registry_name(request: Request) -> str:
@@ -73,6 +104,8 @@ def routes(
                     _check_body(await request.body())
                 with acting(from_request(request, "api")):  # the audit log's "who"
                     result = await run_in_threadpool(handler, connection(), request)
+                if isinstance(result, Response):
+                    return result
             except BadParameter as error:
                 return JSONResponse({"error": str(error)}, 400)
             except NotFound as error:
@@ -104,13 +137,7 @@ def routes(
                 ("registry", "page"),
             ),
         ),
-        Route(
-            "/api/ops/failed",
-            endpoint(
-                lambda conn, request: service.failed_jobs(conn, request.query_params.get("destination")),
-                ("destination",),
-            ),
-        ),
+        Route("/api/ops/failed", endpoint(failed_list, ("destination", "page", "per_page"))),
         Route(
             "/api/ops/failed/requeue",
             endpoint(
@@ -137,7 +164,10 @@ def routes(
         ),
         Route(
             "/api/ops/events/{event_id}/replay",
-            endpoint(lambda conn, request: service.replay(conn, path(request, "event_id"))),
+            endpoint(
+                lambda conn, request: service.replay(conn, path(request, "event_id"), flag(request, "again")),
+                ("again",),
+            ),
             methods=["POST"],
         ),
         Route(

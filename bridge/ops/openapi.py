@@ -11,6 +11,9 @@ from typing import Any
 MAX_PAGE = 10_000
 """Highest page number a job list accepts."""
 
+FAILED_PER_PAGE_MAX = 200
+"""Most failed jobs one page of ``GET /api/ops/failed`` holds (and how many it holds by default)."""
+
 AUDIT_LIMIT_MAX = 500
 """Most audit entries one request returns."""
 
@@ -117,6 +120,10 @@ _EVENT = _object(
         "updated_at": _NUMBER,
         "calls": {"type": "array", "items": {"type": "object"}},
         "raw": _nullable("object"),
+        "trace_id": {
+            **_nullable("string"),
+            "description": "the OpenTelemetry trace of its delivery (32 hex digits), when traces are recorded",
+        },
         "jobs": {"type": "array", "items": _JOB},
     }
 )
@@ -176,6 +183,19 @@ def _op(
 
 _DESTINATION_QUERY = {"destination": _STRING}
 
+
+def _paged(operation: dict[str, Any]) -> dict[str, Any]:
+    """Describe the paging headers of a list's answer."""
+    operation["get"]["responses"]["200"]["headers"] = {
+        "X-Total-Count": {"description": "how many there are in all", "schema": _INTEGER},
+        "Link": {
+            "description": 'the next page, as `<url>; rel="next"`, when there is one',
+            "schema": _STRING,
+        },
+    }
+    return operation
+
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "jira-zendesk-bridge ops API", "version": "1"},
@@ -206,10 +226,18 @@ SPEC: dict[str, Any] = {
                 "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
             },
         ),
-        "/api/ops/failed": _op(
-            "Failed jobs with the upstream's status and answer",
-            {"type": "array", "items": _JOB},
-            query=_DESTINATION_QUERY,
+        "/api/ops/failed": _paged(
+            _op(
+                "Failed jobs with the upstream's status and answer, newest first, a page at a time (`page`,"
+                f" `per_page` up to {FAILED_PER_PAGE_MAX}, its default): `X-Total-Count` says how many there"
+                " are, `Link` names the next page",
+                {"type": "array", "items": _JOB},
+                query={
+                    **_DESTINATION_QUERY,
+                    "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                    "per_page": {"type": "integer", "minimum": 1, "maximum": FAILED_PER_PAGE_MAX},
+                },
+            )
         ),
         "/api/ops/failed/requeue": _op(
             "Requeue every failed job",
@@ -230,10 +258,14 @@ SPEC: dict[str, Any] = {
             "The event, its raw delivery, its calls and jobs", _EVENT, params=("event_id",)
         ),
         "/api/ops/events/{event_id}/replay": _op(
-            "Run an event through the rules again",
-            _object({"replayed": _STRING, "job_id": _STRING}),
+            "Run an event through the rules again: calls made before are not made again (skipped-duplicate:"
+            " already made, nothing to do). With `again=true`, for an operator who knows an upstream lost an"
+            " effect, the calls the current rules plan for the subject's newest state are made again under"
+            " new idempotency keys that record who asked, when and for which event (audited, with the outcome)",
+            _object({"replayed": _STRING, "job_id": _STRING, "again": _BOOLEAN, "note": _STRING}),
             "post",
             params=("event_id",),
+            query={"again": {"type": "boolean"}},
         ),
         "/api/ops/search": _op(
             "Find events and jobs by Jira key, ticket, Salesforce, event or delivery id",

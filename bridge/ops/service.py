@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import (
     BaseRegistry,
     DeferredJobRegistry,
@@ -28,13 +29,14 @@ from rq.registry import (
 from rq.serializers import JSONSerializer
 from rq.suspension import is_suspended, resume, suspend
 
-from bridge import defaults, job_queues, upstreams
+from bridge import defaults, job_queues, tracing, upstreams
 from bridge.connections import text
 from bridge.errors import NotFound
-from bridge.job_queues import queue_names
+from bridge.job_queues import REPLAY_OF_TRACE, queue_names
 from bridge.ops import actor, summaries
 from bridge.ops.failed import failed_jobs, failed_page, requeue_all_failed, requeue_failed
 from bridge.ops.summaries import job_summary
+from bridge.rules.model import override_of
 from bridge.stores import audit, batches, breaker, history
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "list_jobs",
     "overview",
     "replay",
+    "replay_result",
     "requeue_all_failed",
     "requeue_failed",
     "search",
@@ -160,36 +163,115 @@ def delete_job(conn: Redis, job_id: str) -> dict[str, Any]:
 
 
 def event(conn: Redis, event_id: str) -> dict[str, Any]:
-    """Return the event, its raw delivery, its calls and its jobs."""
+    """Return the event, its raw delivery, its calls, its jobs and its trace id (None when untraced)."""
     record = history.load_event(conn, event_id)
     if record is None:
         raise NotFound(f"no event {event_id!r} (unknown, or older than the retention)")
     job_ids = [event_id] + [f"calls-{event_id}-{destination}" for destination in upstreams.DESTINATIONS]
-    return {**asdict(record), "jobs": summaries.fetch(conn, job_ids)}
+    answer = asdict(record)
+    del answer["traceparent"]  # its trace id is the answer's; the span id is the bridge's own business
+    for call in answer["calls"]:
+        call["meaning"] = history.OUTCOME_WORDS.get(call.get("outcome", ""), "")
+    return {**answer, "jobs": summaries.fetch(conn, job_ids)}
 
 
-def replay(conn: Redis, event_id: str) -> dict[str, Any]:
-    """Run an event through the rules again (idempotency keys keep each effect single; audited)."""
-    with actor.audited(conn, "replay", event_id) as outcome:
-        job = _replay(conn, event_id)
-        outcome.detail = f"as job {job.id}"
-    return {"replayed": event_id, "job_id": job.id}
+REPLAY_NOTE = (
+    "A replay makes only the calls not made yet: a call made before shows as skipped-duplicate, which means"
+    " already made, nothing to do, and an event whose state is applied already plans nothing. If an"
+    " upstream lost an effect (a link deleted by hand), replay with again to make the calls again."
+)
+"""What a replay does, said with its answer (the CLI prints it, the event page says the same)."""
+
+AGAIN_NOTE = (
+    "The calls the current rules plan for the subject's newest state are made again, each under a new"
+    " idempotency key that records who asked, when and for which event, looking upstream before creating"
+    " anything; the outcome goes to the audit log and the event's page."
+)
+"""What a replay with ``again`` does."""
 
 
-def _replay(conn: Redis, event_id: str) -> Job:
+def replay(conn: Redis, event_id: str, again: bool = False) -> dict[str, Any]:
+    """Run an event through the rules again; audited.
+
+    Without ``again``, idempotency keys keep each effect single: what was made is not made again. With
+    ``again`` (an operator who knows the upstream lost an effect), the calls of the subject's newest state
+    are made again under new keys recording the override (``workers.jobs.make_again``). Returns
+    ``{replayed, job_id, again, note}``; raises ``NotFound`` for an unknown event.
+    """
+    with actor.audited(conn, "replay-again" if again else "replay", event_id) as outcome:
+        job = _replay(conn, event_id, again)
+        outcome.detail = f"queued as job {job.id}"
+    return {
+        "replayed": event_id,
+        "job_id": job.id,
+        "again": again,
+        "note": AGAIN_NOTE if again else REPLAY_NOTE,
+    }
+
+
+def _replay(conn: Redis, event_id: str, again: bool) -> Job:
     record = history.load_event(conn, event_id)
     if record is None:
         raise NotFound(f"no event {event_id!r} (unknown, or older than the retention)")
     queue = Queue(job_queues.EVENTS_QUEUE, connection=conn, serializer=JSONSerializer)
-    return queue.enqueue_call(
-        job_queues.EVENT_JOB_FUNC,
-        args=(record.event,),
-        timeout=defaults.EVENT_JOB_TIMEOUT_S,
-        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
-        failure_ttl=defaults.JOB_FAILURE_TTL_S,
-        description=f"replay of {event_id}",
-        meta={"event_id": event_id, "replay": True},
-    )
+    who = actor.current()
+    # A replay is a trace of its own (in a traced process), linked to the trace of the event it replays.
+    with tracing.span("replay", links=[record.traceparent], attributes={"bridge.event_id": event_id}):
+        meta: dict[str, Any] = {"event_id": event_id, "replay": True}
+        if record.traceparent:
+            meta[REPLAY_OF_TRACE] = record.traceparent
+        meta = job_queues.traced(meta)
+        options: dict[str, Any] = {
+            "timeout": defaults.EVENT_JOB_TIMEOUT_S,
+            "result_ttl": defaults.EVENT_JOB_RESULT_TTL_S,
+            "failure_ttl": defaults.JOB_FAILURE_TTL_S,
+            "meta": meta,
+        }
+        if not again:
+            return queue.enqueue_call(
+                job_queues.EVENT_JOB_FUNC,
+                args=(record.event,),
+                description=f"replay of {event_id}",
+                **options,
+            )
+        at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        override = override_of(who.name, who.via, event_id, at)
+        return queue.enqueue_call(
+            job_queues.AGAIN_JOB_FUNC,
+            args=(event_id, override),
+            description=f"make the calls of {event_id} again (asked by {who.name} via {who.via})",
+            **options,
+        )
+
+
+def replay_result(conn: Redis, job_id: str) -> dict[str, Any] | None:
+    """Return what a replay job made of its event once it ended (None while it waits or runs): the job's
+    status, and the event that shows the outcome (the replayed one, or the one that made the calls again)
+    with its status, reason and each call's outcome in words."""
+    job = _job(conn, job_id)
+    status = job.get_status(refresh=False)
+    if status not in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        return None
+    value = job.return_value(refresh=False) if status == JobStatus.FINISHED else None
+    result = value if isinstance(value, dict) else {}
+    shown = str(result.get("event_id") or job.meta.get("event_id") or "")
+    record = history.load_event(conn, shown) if shown else None
+    calls = [
+        {
+            "kind": call.get("kind"),
+            "target": call.get("target"),
+            "outcome": call.get("outcome"),
+            "meaning": history.OUTCOME_WORDS.get(str(call.get("outcome")), ""),
+        }
+        for call in (record.calls if record else [])
+    ]
+    return {
+        "job_status": str(status.value),
+        "event_id": shown or None,
+        "status": record.status if record else None,
+        "reason": record.reason if record else str(result.get("reason") or ""),
+        "calls": calls,
+    }
 
 
 def search(conn: Redis, text: str) -> dict[str, Any]:

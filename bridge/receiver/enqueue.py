@@ -28,10 +28,12 @@ from redis.exceptions import NoScriptError, ResponseError
 from bridge import defaults, keys
 from bridge.event import Event
 from bridge.job_queues import EVENTS_QUEUE, JobTemplate, event_job_template
+from bridge.tracing import TRACEPARENT
 
 # KEYS: dedupe, job, raw delivery, queue, set of queues, signed-content dedupe
-# ARGV: event id, now, job data, description, raw delivery, signed-content TTL (0: no such key), dedupe
-# TTL, raw delivery TTL, then the job's fixed fields as name/value pairs (from RQ's own job hash).
+# ARGV: event id, now, job data, description, raw delivery, signed-content TTL (0: no such key), job meta
+# ('': none), dedupe TTL, raw delivery TTL, then the job's fixed fields as name/value pairs (from RQ's own
+# job hash).
 _DEDUPE_AND_ENQUEUE = """
 local first = redis.call('GET', KEYS[1])
 if not first and ARGV[6] ~= '0' then
@@ -41,11 +43,14 @@ if first then
     return first
 end
 redis.call('HSET', KEYS[2], 'created_at', ARGV[2], 'enqueued_at', ARGV[2], 'data', ARGV[3],
-    'description', ARGV[4], unpack(ARGV, 9))
+    'description', ARGV[4], unpack(ARGV, 10))
+if ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[2], 'meta', ARGV[7])
+end
 redis.call('RPUSH', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[5], KEYS[4])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
-redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[8])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[8])
+redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[9])
 if ARGV[6] ~= '0' then
     redis.call('SET', KEYS[6], ARGV[1], 'EX', ARGV[6])
 end
@@ -80,7 +85,7 @@ class EventQueue:
         self._template = template or event_job_template(queue)
         fixed_fields = [item for field in self._template.fields.items() for item in field]
         # What every call sends alike is encoded once.
-        arguments = 8 + len(fixed_fields)
+        arguments = 9 + len(fixed_fields)
         self._head = b"*%d\r\n$7\r\nEVALSHA\r\n%b%b" % (3 + 6 + arguments, _bulk(_SCRIPT_SHA), _bulk(b"6"))
         queue_key = keys.RQ_QUEUE_KEY.format(queue=queue).encode()
         self._fixed_keys = _bulk(queue_key) + _bulk(keys.RQ_QUEUES_KEY.encode())
@@ -98,9 +103,10 @@ class EventQueue:
         raw_delivery: bytes,
         content_key: str | None = None,
         content_ttl_s: int = defaults.DEDUPE_TTL_S,
+        traceparent: str | None = None,
     ) -> Enqueued:
         """Enqueue ``event`` unless ``delivery_key`` (or ``content_key``) was seen; return the event id
-        that stands for it."""
+        that stands for it. A ``traceparent`` (W3C) goes in the job's meta: the job continues that trace."""
         event_id = event["id"].encode()
         job_data = self._template.data(orjson.dumps(event))
         description = f"{event['type']} {event['subject']['kind']} {event['subject']['id']}"
@@ -121,6 +127,7 @@ class EventQueue:
                 _bulk(description.encode()),
                 _bulk(raw_delivery),
                 _bulk(str(content_ttl_s if content_key else 0).encode()),
+                _bulk(self._template.meta({TRACEPARENT: traceparent}) if traceparent else b""),
                 self._fixed_args,
             )
         )

@@ -6,7 +6,7 @@ import gc
 
 from starlette.applications import Starlette
 
-from bridge import defaults, logs
+from bridge import defaults, logs, tracing
 from bridge.ops.routes import operator_routes
 from bridge.receiver.app import create_app
 from bridge.rules.loader import load_rules
@@ -17,6 +17,7 @@ def app_from_env() -> Starlette:
     """Build the receiver from the environment (each uvicorn worker process calls this once)."""
     settings = Settings.from_env()
     logs.configure(settings.log_level)
+    tracing.configure(settings, "web")  # off (nothing imported) unless the OTEL_* variables turn it on
     rules = load_rules(settings.rules_path)
     # A delivery no rule looks at is answered {"ignored": true} and never queued.
     app = create_app(settings, accepts=rules.accepts_type, extra_routes=operator_routes(settings))

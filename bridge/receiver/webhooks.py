@@ -20,9 +20,10 @@ import orjson
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
-from bridge import defaults
+from bridge import defaults, tracing
 from bridge.errors import DeliveryRejected
 from bridge.event import Actor, Normalized, Source, build_event
+from bridge.job_queues import EVENTS_QUEUE
 from bridge.receiver.body import check_content_type, headers_of, parse_json, query_of, read_limited
 from bridge.receiver.delivery_log import LOGGER_NAME, DeliveryLog
 from bridge.receiver.enqueue import EventQueue
@@ -82,11 +83,32 @@ class WebhookEndpoint:
         self.accepts = accepts
         self.counted = metrics.for_source(source.name)
         self.log = DeliveryLog()
+        # Built once: a delivery's spans cost nothing to describe while tracing is off.
+        route = f"/webhooks/{source.name}"
+        self.span_name = f"POST {route}"
+        self.span_attributes = {
+            "http.request.method": "POST",
+            "http.route": route,
+            "bridge.source": source.name,
+        }
+        self.verify_span, self.normalize_span = f"verify {source.name}", f"normalize {source.name}"
         # The signed-content key outlives every body the replay window still admits.
         self.content_ttl_s = max(defaults.DEDUPE_TTL_S, settings.jira_max_age_s + defaults.MAX_CLOCK_AHEAD_S)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status, content, outcome, extra = await self.handle(scope, receive)
+        with tracing.span(self.span_name, "server", self.span_attributes, _traceparent(scope)) as span:
+            status, content, outcome, extra = await self.handle(scope, receive)
+            span.set(
+                {
+                    "http.response.status_code": status,
+                    "bridge.outcome": outcome,
+                    "bridge.delivery_id": extra.get("delivery_id"),
+                    "bridge.event_id": extra.get("event_id"),
+                    "bridge.reason": extra.get("reason"),
+                }
+            )
+            if status >= 500:
+                span.failed(str(content.get("error", outcome)))
         body = orjson.dumps(content)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 503:
@@ -111,11 +133,13 @@ class WebhookEndpoint:
             check_content_type(headers)
             body = await read_limited(headers, receive, self.settings.max_body_bytes)
             delivery = Delivery(headers, query_of(scope), body, datetime.now(UTC))
-            self.source.verify(delivery, self.settings)
-            payload = parse_json(body)
-            fields["delivery_id"] = delivery_id = self.source.delivery_key(payload, delivery)
-            found = self.source.normalize(payload, self.settings)
-            self.source.admit(found, delivery, self.settings)
+            with tracing.span(self.verify_span):
+                self.source.verify(delivery, self.settings)
+            with tracing.span(self.normalize_span):
+                payload = parse_json(body)
+                fields["delivery_id"] = delivery_id = self.source.delivery_key(payload, delivery)
+                found = self.source.normalize(payload, self.settings)
+                self.source.admit(found, delivery, self.settings)
         except DeliveryRejected as rejected:
             self.counted.rejected(rejected.code)
             return (
@@ -140,13 +164,17 @@ class WebhookEndpoint:
         event = build_event(found, self.source.name, delivery_id, delivery.received_at)
         enqueue_started = time.perf_counter()
         try:
-            outcome = await self.queue().put(
-                event,
-                delivery_id,
-                _raw_delivery(scope, headers, body, event),
-                self.source.content_key(delivery),
-                self.content_ttl_s,
-            )
+            with tracing.span("enqueue", "producer", _ENQUEUE_ATTRIBUTES) as enqueue:
+                enqueue.set({"bridge.event_id": event["id"], "messaging.message.id": event["id"]})
+                outcome = await self.queue().put(
+                    event,
+                    delivery_id,
+                    _raw_delivery(scope, headers, body, event),
+                    self.source.content_key(delivery),
+                    self.content_ttl_s,
+                    # The event job continues this delivery's trace (workers/jobs.py).
+                    traceparent=enqueue.traceparent,
+                )
         except (RedisError, OSError) as exc:
             unavailable = {"error": "queue unavailable, retry later"}
             return 503, unavailable, "unavailable", _done(fields, started, type(exc).__name__)
@@ -156,6 +184,19 @@ class WebhookEndpoint:
         if outcome.duplicate:
             return 200, answer, "duplicate", _done(fields, started)
         return 202, answer, "accepted", _done(fields, started)
+
+
+_ENQUEUE_ATTRIBUTES = {"messaging.system": "rq", "messaging.destination.name": EVENTS_QUEUE}
+
+
+def _traceparent(scope: Scope) -> str | None:
+    """The ``traceparent`` header of a request (a tracing proxy in front), whose trace the delivery joins."""
+    if not tracing.enabled():
+        return None
+    for name, value in scope["headers"]:
+        if name == b"traceparent":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _raw_delivery(scope: Scope, headers: dict[str, str], body: bytes, event: Mapping[str, Any]) -> bytes:

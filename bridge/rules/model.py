@@ -47,16 +47,23 @@ class PlannedAction:
     # an older plan never takes effect after one of a newer plan (bridge/planner.py).
     object: str = ""
     version: int = 0
+    # An operator's "make the calls again" (``bridge replay EVENT --again``): who asked, through what, when,
+    # and of which event (``Override``). Such a call is made even though its like was made before.
+    override: dict[str, str] | None = field(default=None, hash=False)
 
     @property
     def idempotency_key(self) -> str:
-        """Return the call's identity: sha256 of kind, object, version and the canonical params.
+        """Return the call's identity: sha256 of kind, object, version and the canonical params (and of the
+        override, for a call an operator asked to make again).
 
         The plan's version is part of it so that a ticket that goes open → solved → open, or a key removed
         and added again, makes its calls again; a redelivered, replayed or re-run event plans nothing new
-        (its subject's state is already applied) and a re-run plan makes each call once.
+        (its subject's state is already applied) and a re-run plan makes each call once. An override makes a
+        new key that records who asked and when: the call is made once more, and only once.
         """
-        return idempotency_key(self.kind, self.object or self.target, self.params, self.version)
+        return idempotency_key(
+            self.kind, self.object or self.target, self.params, self.version, self.override
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict (RQ job arguments travel as JSON)."""
@@ -76,6 +83,7 @@ class PlannedAction:
             subject=data["subject"],
             object=str(data.get("object") or ""),
             version=int(data.get("version") or 0),
+            override=dict(data["override"]) if data.get("override") else None,
         )
 
 
@@ -84,9 +92,20 @@ def canonical_json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def idempotency_key(kind: str, obj: str, params: dict[str, Any], version: int) -> str:
-    """Return sha256 hex of ``kind, object, version`` (one per line) and the canonical params."""
+def idempotency_key(
+    kind: str, obj: str, params: dict[str, Any], version: int, override: dict[str, str] | None = None
+) -> str:
+    """Return sha256 hex of ``kind, object, version`` (one per line) and the canonical params; with an
+    ``override``, then a line ``again`` and the canonical override."""
     digest = hashlib.sha256()
     digest.update(f"{kind}\n{obj}\n{version}\n".encode())
     digest.update(canonical_json(params))
+    if override:
+        digest.update(b"\nagain\n" + canonical_json(override))
     return digest.hexdigest()
+
+
+def override_of(by: str, via: str, event_id: str, at: str) -> dict[str, str]:
+    """Return the record of an operator's "make the calls again": ``by`` (a login or OS user), ``via``
+    (``dashboard``, ``api``, ``cli``), ``event_id`` (the event they replayed), ``at`` (ISO 8601 UTC)."""
+    return {"by": by, "via": via, "event_id": event_id, "at": at}

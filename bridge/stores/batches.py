@@ -27,7 +27,7 @@ import orjson
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import defaults, keys
+from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.upstreams import DESTINATIONS
 
@@ -49,9 +49,18 @@ return unit
 """
 
 
-def add(pipe: Pipeline, event_id: str, destination: str, actions: list[dict[str, Any]]) -> None:
-    """Put an event's calls to ``destination`` on its waiting list (in the caller's transaction)."""
-    unit = {"event_id": event_id, "destination": destination, "actions": actions}
+def add(
+    pipe: Pipeline,
+    event_id: str,
+    destination: str,
+    actions: list[dict[str, Any]],
+    traceparent: str | None = None,
+) -> None:
+    """Put an event's calls to ``destination`` on its waiting list (in the caller's transaction); with the
+    ``traceparent`` of the trace the calls continue (``bridge/tracing.py``), when traces are recorded."""
+    unit: dict[str, Any] = {"event_id": event_id, "destination": destination, "actions": actions}
+    if traceparent:
+        unit[tracing.TRACEPARENT] = traceparent
     pipe.rpush(keys.WAITING_KEY.format(destination=destination), orjson.dumps(unit))
 
 

@@ -17,7 +17,7 @@ import orjson
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import defaults, keys
+from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.event import Event
 from bridge.upstreams import DESTINATIONS
@@ -26,6 +26,15 @@ EventStatus = Literal["received", "planned", "done", "skipped", "failed"]
 CallOutcome = Literal[
     "pending", "done", "skipped-duplicate", "skipped-stale", "skipped-not-configured", "failed", "retrying"
 ]
+
+TRACE_FIELD = "traceparent"
+"""Field of the event record holding the W3C ``traceparent`` of the span the event was taken in."""
+
+MADE_AGAIN_FIELD = "made_again:"
+"""Prefix of the event record's fields that note an operator's "make the calls again" of it (one each,
+named by the event that made them, holding JSON)."""
+
+_MADE_AGAIN = MADE_AGAIN_FIELD.encode()
 
 PENDING_FIELD = "pending"
 """Field of the event record counting its destinations whose calls are not finished yet."""
@@ -40,6 +49,17 @@ if left <= 0 and redis.call('HGET', KEYS[1], 'status') ~= 'failed' then
 end
 return 0
 """
+
+OUTCOME_WORDS: dict[str, str] = {
+    "pending": "being made",
+    "done": "made",
+    "skipped-duplicate": "already made, nothing to do (its idempotency key is recorded)",
+    "skipped-stale": "superseded: a newer plan already wrote what this call writes",
+    "skipped-not-configured": "not made: its upstream is not configured",
+    "failed": "failed for good: fix the cause and requeue it",
+    "retrying": "failed this time, tried again later",
+}
+"""What each call outcome means, in the operators' words (event page, ops API, ``bridge replay --wait``)."""
 
 TRIED: frozenset[str] = frozenset({"done", "failed", "retrying"})
 """Call outcomes that come from asking the upstream (a try); the skips asked nobody."""
@@ -78,6 +98,8 @@ class CallRecord(TypedDict, total=False):
     ms: float | None
     retry_in_s: float | None
     tries: list[Attempt]
+    override: dict[str, str]
+    """Set on a call an operator asked to make again: who, via what, when, which event they replayed."""
 
 
 @dataclass
@@ -91,6 +113,12 @@ class EventRecord:
     updated_at: float
     calls: list[CallRecord] = field(default_factory=list)
     raw: dict[str, Any] | None = None
+    trace_id: str | None = None
+    """The OpenTelemetry trace the event was taken in (its delivery's), when traces were recorded."""
+    traceparent: str | None = None
+    made_again: list[dict[str, str]] = field(default_factory=list)
+    """Each time an operator had its calls made again: ``by``, ``via``, ``at`` and the ``again_event_id``
+    whose calls they were (``note_made_again``)."""
 
 
 @dataclass
@@ -143,13 +171,19 @@ def search_terms(event: Event) -> list[str]:
 
 
 def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus = "received") -> None:
-    """Store the event, index it for search, count it in this minute and add it to the received log."""
+    """Store the event, index it for search, count it in this minute and add it to the received log.
+
+    The trace it is taken in is kept with it (the first one: a replay's trace links to it).
+    """
     now = time.time()
     key = keys.EVENT_KEY.format(event_id=event["id"])
+    traceparent = tracing.traceparent()
     with conn.pipeline(transaction=False) as pipe:
         pipe.hset(key, mapping={"event": orjson.dumps(event), "status": status, "updated_at": now})
         pipe.hsetnx(key, "reason", "")
         pipe.hsetnx(key, "actions", 0)
+        if traceparent:
+            pipe.hsetnx(key, TRACE_FIELD, traceparent)
         pipe.expire(key, retention_s)
         for term in search_terms(event):
             find = keys.FIND_KEY.format(term=term)
@@ -170,6 +204,15 @@ def set_event_status(
     if actions is not None:
         fields["actions"] = actions
     conn.hset(key, mapping=fields)
+
+
+def note_made_again(conn: Redis, event_id: str, override: dict[str, str], again_event_id: str) -> None:
+    """Add to an event's record that an operator had its calls made again, as event ``again_event_id``."""
+    entry = {**override, "again_event_id": again_event_id}
+    # One field per time (no read-modify-write): two overrides of one event at once keep both.
+    conn.hset(
+        keys.EVENT_KEY.format(event_id=event_id), MADE_AGAIN_FIELD + again_event_id, orjson.dumps(entry)
+    )
 
 
 def unit_finished(conn: Redis, event_id: str, reason: str = "") -> bool:
@@ -293,6 +336,12 @@ def load_event(conn: Redis, event_id: str) -> EventRecord | None:
             key=lambda c: c.get("started_at") or 0,
         ),
         raw=_raw_delivery(raw),
+        trace_id=tracing.trace_id(text(stored.get(TRACE_FIELD.encode(), b""))),
+        made_again=sorted(
+            (orjson.loads(value) for name, value in stored.items() if name.startswith(_MADE_AGAIN)),
+            key=lambda entry: str(entry.get("at")),
+        ),
+        traceparent=text(stored[TRACE_FIELD.encode()]) if TRACE_FIELD.encode() in stored else None,
     )
 
 

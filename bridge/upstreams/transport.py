@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from bridge import __version__
+from bridge import __version__, tracing
 from bridge.errors import (
     PermanentUpstreamError,
     RateLimited,
@@ -103,31 +103,57 @@ class ApiTransport:
         relative = path.lstrip("/")
         guard = self.guard
         if guard is not None:
-            guard.before()
-        try:
-            response = self._client.request(method, relative, params=params, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            timeout = isinstance(exc, httpx.TimeoutException)
-            if guard is not None:
-                guard.after(None, what=f"{'timeout' if timeout else 'no answer'} from {method} {relative}")
-            reason = f"timeout: {exc!r}" if timeout else repr(exc)
-            raise UpstreamUnreachable(method, self._url(relative), None, reason=reason) from exc
-        if guard is not None:
+            guard.before()  # may sleep for a rate-limit slot, or raise DestinationHeld: before the span
+        with tracing.span(method, "client", self._span_attributes(method, relative, idempotency_key)) as span:
+            try:
+                response = self._client.request(
+                    method, relative, params=params, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                timeout = isinstance(exc, httpx.TimeoutException)
+                if timeout:
+                    span.set({"error.type": "timeout"})
+                if guard is not None:
+                    guard.after(
+                        None, what=f"{'timeout' if timeout else 'no answer'} from {method} {relative}"
+                    )
+                reason = f"timeout: {exc!r}" if timeout else repr(exc)
+                raise UpstreamUnreachable(method, self._url(relative), None, reason=reason) from exc
+            span.set({"http.response.status_code": response.status_code})
             retry_after = response.headers.get("Retry-After")
-            guard.after(
-                response.status_code,
-                parse_retry_after(retry_after) if retry_after else None,
-                f"{response.status_code} from {method} {relative}",
-            )
-        if response.status_code not in set(expected):
-            raise error_for_status(
-                method,
-                str(response.request.url),
-                response.status_code,
-                response.text,
-                parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return response
+            if guard is not None:
+                guard.after(
+                    response.status_code,
+                    parse_retry_after(retry_after) if retry_after else None,
+                    f"{response.status_code} from {method} {relative}",
+                )
+            if response.status_code not in set(expected):
+                span.set({"error.type": str(response.status_code)})
+                raise error_for_status(
+                    method,
+                    str(response.request.url),
+                    response.status_code,
+                    response.text,
+                    parse_retry_after(retry_after),
+                )
+            return response
+
+    def _span_attributes(
+        self, method: str, relative: str, idempotency_key: str | None
+    ) -> dict[str, str | int | None] | None:
+        """An HTTP request's span: semantic conventions' names (https://opentelemetry.io/docs/specs/semconv/
+        http/http-spans/#http-client-span); the URL without its query, and no header (credentials)."""
+        if not tracing.enabled():
+            return None
+        url = httpx.URL(self._url(relative))
+        return {
+            "http.request.method": method,
+            "server.address": url.host,
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            "url.scheme": url.scheme,
+            "url.full": str(url.copy_with(userinfo=b"", query=None, fragment=None)),
+            "bridge.idempotency_key": idempotency_key,
+        }
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one call and return its JSON answer (a 2xx that is not JSON is a permanent error)."""

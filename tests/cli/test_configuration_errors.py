@@ -40,6 +40,31 @@ BAD_VALUES = {
     "BRIDGE_RATE_LIMIT_SALESFORCE": "none",
     "BRIDGE_RATE_LIMIT_JSM": "x",
     "BRIDGE_LOG_LEVEL": "loud",
+    "OTEL_SDK_DISABLED": "perhaps",
+    "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment",
+    "OTEL_TRACES_EXPORTER": "jaeger",
+    "OTEL_TRACES_SAMPLER": "sometimes",
+    "OTEL_TRACES_SAMPLER_ARG": "1.5",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "grpc://collector:4317",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json",
+    "OTEL_EXPORTER_OTLP_HEADERS": "Authorization Bearer abc",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "=abc",
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "10s",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "0",
+    "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "brotli",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem",
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "/nonexistent/traces-ca.pem",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY": "/nonexistent/key.pem",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY": "/nonexistent/traces-key.pem",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": "/nonexistent/cert.pem",
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE": "/nonexistent/traces-cert.pem",
+    "OTEL_BSP_SCHEDULE_DELAY": "5 s",
+    "OTEL_BSP_EXPORT_TIMEOUT": "-1",
+    "OTEL_BSP_MAX_QUEUE_SIZE": "big",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "0",
 }
 """A malformed value for every variable that has a form."""
 
@@ -49,6 +74,7 @@ FREE_TEXT = {
     "SALESFORCE_CONNECTOR_PAT", "JSM_EMAIL", "JSM_API_TOKEN", "JSM_INTEGRATION_ID", "ZENDESK_JIRA_FIELD_ID",
     "JIRA_ZENDESK_FIELD", "JIRA_SALESFORCE_FIELD", "SALESFORCE_OBJECT_TYPE", "JIRA_BRIDGE_ACCOUNT_ID",
     "ZENDESK_BRIDGE_USER_ID", "BRIDGE_DASHBOARD_USER", "BRIDGE_DASHBOARD_PASSWORD", "BRIDGE_DEV_STATE",
+    "OTEL_SERVICE_NAME",
 }  # fmt: skip
 """Variables any text is a value of (secrets, names, ids): none can be malformed."""
 
@@ -122,6 +148,22 @@ def test_a_real_process_says_one_line_and_exits_2(
     assert done.stderr.splitlines() == [
         f"bridge: configuration error: {variable} must be a whole number, got {value!r}"
     ]
+
+
+def test_a_bad_exporter_header_is_named_without_showing_its_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The headers carry the collector's credentials: the line says what is wrong, never the value.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=ok,Authorization Bearer s3cr3t-token")
+
+    assert main(["queues"]) == 2
+
+    line = capsys.readouterr().err.strip()
+    assert line == (
+        "bridge: configuration error: OTEL_EXPORTER_OTLP_HEADERS must be comma-separated key=value pairs:"
+        " item 2 is not key=value (value hidden)"
+    )
+    assert "s3cr3t" not in line
 
 
 def test_help_is_shown_whatever_the_variables_say(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,13 +144,32 @@ def bridge(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Bridge]:
     """The module's bridge; a module sets more of its environment in ``BRIDGE_ENV`` (a rate limit, say)."""
+    with running_bridge(
+        redis_server, tmp_path_factory, getattr(request.module, "BRIDGE_ENV", None)
+    ) as running:
+        yield running
+
+
+@contextmanager
+def running_bridge(
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Bridge]:
+    """Start ``bridge web`` and one ``bridge worker`` on the sandbox with the test configuration (and
+    ``extra_env``); stop them and flush Redis at the end. No variable of the developer's own bridge or
+    tracing reaches them."""
     client = redis.Redis.from_url(redis_server.url)
     client.flushdb()
     logs = tmp_path_factory.mktemp("bridge-logs")
     with serve_in_thread(SandboxConfig()) as sandbox, SandboxControl(sandbox.url) as control:
         port = free_port()
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_", "OTEL_"))
+            },
             **sandbox.env(),
             **FAST_RETRIES,
             "REDIS_URL": redis_server.url,
@@ -161,7 +181,7 @@ def bridge(
             "BRIDGE_LOG_LEVEL": "INFO",  # the logs stay in a temporary directory, read on failures
             "BRIDGE_DASHBOARD_USER": OPS_USER,
             "BRIDGE_DASHBOARD_PASSWORD": OPS_PASSWORD,
-            **getattr(request.module, "BRIDGE_ENV", {}),
+            **(extra_env or {}),
         }
         web_log = (logs / "web.log").open("wb")
         web = subprocess.Popen(

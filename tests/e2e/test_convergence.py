@@ -145,20 +145,43 @@ def _ticket_event(kind: str, ticket: str, at: str, keys: str | None = None) -> d
 
 
 def test_soft_delete_unlinks_a_restore_links_again_and_a_permanent_delete_unlinks(e2e: Bridge) -> None:
+    # Zendesk (the sandbox) holds the ticket as the deliveries tell it.
+    e2e.control.put_ticket("7100", jira_keys="DEL-1 DEL-2", updated_at=_at(0))
     created = e2e.zendesk(_trigger("7100", "DEL-1 DEL-2", _at(0))).json()["event_id"]
     _settled(e2e, created)
     assert list(_remote_links(e2e, "7100")) == ["DEL-1", "DEL-2"]
 
+    e2e.control.delete_ticket("7100", updated_at=_at(10))
     _settled(e2e, e2e.zendesk(_ticket_event("soft_deleted", "7100", _at(10))).json()["event_id"])
     wait_until(lambda: _zendesk_links(e2e, "7100") == [], 30, "the links of the soft-deleted ticket to go")
     assert _remote_links(e2e, "7100") == {}
 
-    # Restored (no Jira field in the event): the ticket's keys are what they were; its links come back.
+    # Restored (no Jira field in the event): the bridge reads the ticket; its keys are what they were.
+    e2e.control.restore_ticket("7100", updated_at=_at(20))
     _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7100", _at(20))).json()["event_id"])
     wait_until(lambda: len(_zendesk_links(e2e, "7100")) == 2, 30, "the restored ticket's links")
     assert list(_remote_links(e2e, "7100")) == ["DEL-1", "DEL-2"]
 
+    e2e.control.delete_ticket("7100", permanent=True, updated_at=_at(30))
     _settled(e2e, e2e.zendesk(_ticket_event("permanently_deleted", "7100", _at(30))).json()["event_id"])
     wait_until(lambda: _zendesk_links(e2e, "7100") == [], 30, "the links of the deleted ticket to go")
     assert _remote_links(e2e, "7100") == {}
     assert _software_keys(e2e, "7100") is None
+
+
+def test_a_restored_ticket_links_what_it_holds_now_not_what_it_held_when_deleted(e2e: Bridge) -> None:
+    # Found by the soak: an update made around the delete (its delivery lost, or read as "deleted") changed
+    # the ticket's keys; the restore event tells no field, so the bridge must not relink the old keys.
+    e2e.control.put_ticket("7101", jira_keys="UND-1 UND-2", updated_at=_at(0))
+    _settled(e2e, e2e.zendesk(_trigger("7101", "UND-1 UND-2", _at(0))).json()["event_id"])
+    e2e.control.delete_ticket("7101", updated_at=_at(10))
+    _settled(e2e, e2e.zendesk(_ticket_event("soft_deleted", "7101", _at(10))).json()["event_id"])
+    wait_until(lambda: _zendesk_links(e2e, "7101") == [], 30, "the links of the soft-deleted ticket to go")
+
+    e2e.control.restore_ticket("7101", updated_at=_at(15))
+    # Changed once back, its delivery lost; the restore's delivery comes after and tells no field.
+    e2e.control.put_ticket("7101", jira_keys="UND-2", updated_at=_at(18))
+    _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7101", _at(20))).json()["event_id"])
+    wait_until(lambda: len(_zendesk_links(e2e, "7101")) == 1, 30, "the restored ticket's link")
+    assert list(_remote_links(e2e, "7101")) == ["UND-2"]
+    assert _software_keys(e2e, "7101") == ["UND-2"]

@@ -91,7 +91,7 @@ def test_operator_finds_why_a_ticket_has_no_link_and_fixes_it(e2e: Bridge) -> No
         assert "done" in tries[1]
 
         page.click("a:has-text('What the current rules would plan')")
-        assert "made already" in page.content()
+        assert "already made, nothing to do" in page.content()
         _fits(page, "plan")
 
         page.click("header a:has-text('Audit log')")
@@ -101,6 +101,24 @@ def test_operator_finds_why_a_ticket_has_no_link_and_fixes_it(e2e: Bridge) -> No
         assert OPS_USER in newest
         assert "dashboard" in newest
         _fits(page, "audit")
+
+        # Making the calls again asks first: the page says what would be made, the box must be ticked.
+        page.goto(e2e.url + f"/dashboard/events/{event_id}")
+        page.click("a:has-text('Make the calls again…')")
+        assert "zendesk.jira_link.create" in page.content()
+        _fits(page, "again")
+        page.click("button:has-text('Make the calls again')")  # not ticked: the browser sends nothing
+        assert page.url.endswith(f"/dashboard/events/{event_id}/again")
+        page.check("input[name=confirm]")
+        page.click("button:has-text('Make the calls again')")
+        assert "are made again as job" in page.locator(".notice").inner_text()
+
+        def made_again() -> bool:
+            page.reload()
+            return "made-again" in page.content()
+
+        wait_until(made_again, what="the event's page to show its calls made again")
+        _fits(page, "event-made-again")
         browser.close()
 
     links = [link for link in e2e.control.state()["zendesk"]["links"] if link["ticket_id"] == "6501"]

@@ -1,4 +1,5 @@
-"""An accepted event survives a Redis restart between enqueue and processing (Redis with persistence)."""
+"""An accepted event survives a Redis restart between enqueue and processing (Redis with persistence), and
+workers wait Redis out, whether it goes away under them or is away when they start."""
 
 from __future__ import annotations
 
@@ -69,10 +70,13 @@ def test_event_accepted_before_a_redis_restart_is_processed_after_it(tmp_path: P
             server.send_signal(signal.SIGTERM)  # Redis stops (its append-only file holds the event)
             server.wait(timeout=10)
             assert httpx.get(url + "/readyz", timeout=5).status_code == 503
+            # A worker started while Redis is away waits for it (a deployment's order is not guaranteed).
+            worker = subprocess.Popen([sys.executable, "-m", "bridge", "worker"], env=env)
+            processes.append(worker)
+            time.sleep(2)
+            assert worker.poll() is None, f"the worker exited ({worker.returncode}) while Redis was away"
             server = _redis_server(tmp_path, port)
-            time.sleep(0.2)
 
-            processes.append(subprocess.Popen([sys.executable, "-m", "bridge", "worker"], env=env))
             wait_until(lambda: _links(sandbox.url, "RST-1"), 30, "the link after the restart")
             assert httpx.get(url + "/readyz", timeout=5).status_code == 200
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import orjson
 import pytest
 import redis
@@ -16,6 +17,7 @@ from bridge import defaults, job_queues, keys
 from bridge.errors import NotFound
 from bridge.ops import actor, service
 from bridge.stores import audit
+from tests.ops.conftest import AUTH
 
 
 def _fail(conn: redis.Redis, destination: str, job_id: str, age_s: float, event_id: str | None = None) -> Job:
@@ -143,3 +145,27 @@ def test_deep_pages_are_in_order_and_together_hold_every_job_once(redis_client: 
     assert sorted(shown) == sorted(score)  # every job once, on the shallow and the deep pages alike
     assert [score[job_id] for job_id in shown] == newest_first  # newest first; a tie in any order
     assert pages[-1]["jobs"] == []
+
+
+def test_the_api_pages_failed_jobs_as_the_dashboard_does(redis_client: redis.Redis, ops_url: str) -> None:
+    for n in range(7):
+        _fail(redis_client, ("jira", "zendesk")[n % 2], f"job-{n}", age_s=10 * n)
+
+    def page(**params: str) -> httpx.Response:
+        return httpx.get(ops_url + "/api/ops/failed", params=params, auth=AUTH, timeout=10)
+
+    first = page(per_page="3")
+    assert [job["job_id"] for job in first.json()] == ["job-0", "job-1", "job-2"]
+    assert first.headers["X-Total-Count"] == "7"
+    assert first.headers["Link"] == '</api/ops/failed?page=2&per_page=3>; rel="next"'
+    last = page(per_page="3", page="3")
+    assert [job["job_id"] for job in last.json()] == ["job-6"]
+    assert "Link" not in last.headers
+    zendesk = page(destination="zendesk", per_page="2", page="2")
+    assert [job["job_id"] for job in zendesk.json()] == ["job-5"]
+    assert zendesk.headers["X-Total-Count"] == "3"
+    assert len(page().json()) == 7  # without parameters: the newest 200, as before
+    for name, value in (("per_page", "0"), ("per_page", "201"), ("page", "x")):
+        refused = page(**{name: value})
+        assert refused.status_code == 400
+        assert name in refused.json()["error"]

@@ -79,6 +79,8 @@ class Report:
     redelivered: int = 0
     refused: list[str] = field(default_factory=list)
     kills: int = 0
+    exited: list[str] = field(default_factory=list)
+    """Workers that ended on their own (none should: a worker waits Redis out); each was replaced."""
     redis_restarts: int = 0
     faults: int = 0
 
@@ -88,7 +90,8 @@ class Report:
         )
         return (
             f"soak seed {self.config.seed}: {self.changes} changes, {self.deliveries} deliveries"
-            f" ({self.redelivered} again), {self.kills} workers killed, {self.redis_restarts} Redis restarts,"
+            f" ({self.redelivered} again), {self.kills} workers killed, {len(self.exited)} exited on their own,"
+            f" {self.redis_restarts} Redis restarts,"
             f" {self.faults} faults; {self.verdict.expected_links} links expected;"
             f" {self.verdict.counts()}; converged after the last delivery in {converged}"
         )
@@ -397,6 +400,7 @@ class Soak:
         ]
         while self._playing:
             now = time.monotonic()
+            self._replace_exited()
             if now >= next_kill:
                 self._kill_a_worker()
                 next_kill = now + self.random.uniform(0.5, 1.5) * self.config.kill_every_s
@@ -407,6 +411,12 @@ class Soak:
                 self._add_fault()
                 next_fault = now + self.random.uniform(0.5, 1.5) * self.config.fault_every_s
             time.sleep(0.05)
+
+    def _replace_exited(self) -> None:
+        for worker in [worker for worker in self._workers if worker.poll() is not None]:
+            self.report.exited.append(f"pid {worker.pid} exited with status {worker.returncode}")
+            self._workers.remove(worker)
+            self._start_worker()
 
     def _kill_a_worker(self) -> None:
         alive = [worker for worker in self._workers if worker.poll() is None]
@@ -546,7 +556,9 @@ def main(argv: list[str] | None = None) -> int:
             print("  " + problem)
         for refusal in report.refused[:5]:
             print("  refused: " + refusal)
-    return 0 if report.verdict.converged and not report.refused else 1
+        for exit_ in report.exited[:5]:
+            print("  worker " + exit_)
+    return 0 if report.verdict.converged and not report.refused and not report.exited else 1
 
 
 if __name__ == "__main__":

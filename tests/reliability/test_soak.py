@@ -18,6 +18,7 @@ def test_the_upstreams_end_as_the_rules_define_whatever_happened_on_the_way(tmp_
 
     problems = report.verdict.lost + report.verdict.duplicate + report.verdict.stale
     assert report.refused == [], report.refused[:5]
+    assert report.exited == []  # no worker gave up (a Redis restart is waited out, even at start)
     assert (len(report.verdict.lost), len(report.verdict.duplicate), len(report.verdict.stale)) == (
         0,
         0,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import orjson
 
 from bridge.rules.loader import load_rules
-from bridge.rules.model import Linked, PlannedAction
+from bridge.rules.model import Linked, PlannedAction, override_of
 from tests.rules.events import SETTINGS, ticket
 
 
@@ -72,3 +73,21 @@ def test_planned_actions_round_trip_through_json() -> None:
 
 def test_linked_defaults_to_nothing() -> None:
     assert Linked() == Linked((), ())
+
+
+def test_a_call_made_again_has_a_new_key_that_records_the_override() -> None:
+    planned = action(ticket_id="5001", issue_key="PROJ-1")
+    override = override_of("operator", "api", "e1", "2026-11-30T08:00:00Z")
+    again = replace(planned, override=override)
+    canonical = json.dumps(planned.params, sort_keys=True, separators=(",", ":"))
+    recorded = json.dumps(override, sort_keys=True, separators=(",", ":"))
+    expected = hashlib.sha256(
+        f"zendesk.jira_link.create\nzendesk.jira_link:5001:10001\n7\n{canonical}\nagain\n{recorded}".encode()
+    ).hexdigest()
+
+    assert again.idempotency_key == expected
+    assert again.idempotency_key != planned.idempotency_key
+    later = replace(planned, override={**override, "at": "2026-11-30T09:00:00Z"})
+    assert later.idempotency_key != again.idempotency_key  # each override is made once
+    assert PlannedAction.from_dict(orjson.loads(orjson.dumps(again.to_dict()))) == again
+    assert PlannedAction.from_dict(planned.to_dict()).override is None

@@ -98,7 +98,7 @@ def test_a_recorded_event_is_planned_against_its_subjects_state_as_it_is_now(
     assert main(["rules", "test", "default", event["id"]]) == 0
     out = capsys.readouterr().out
     assert "link index: PROJ-1 (linked, no longer wanted), PROJ-2 (wanted)" in out
-    assert "made already: a replay skips it" in out
+    assert "already made, nothing to do: a replay skips it" in out
     assert (
         redis_client.llen(keys.WAITING_KEY.format(destination="jira")) == waiting
     )  # nothing planned for real

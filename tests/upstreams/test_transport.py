@@ -7,8 +7,12 @@ from urllib.parse import quote
 
 import httpx
 import jwt
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from bridge import __version__
+from bridge.errors import PermanentUpstreamError
 from bridge.settings import Secret, Settings
 from bridge.upstreams import clients_from_settings
 from bridge.upstreams.jira.client import JiraClient
@@ -112,3 +116,40 @@ def test_a_software_link_keeps_fields_the_page_does_not_list() -> None:
         }
     )
     assert link.body()["attributeMap"] == {"team": "support"}
+
+
+def test_each_request_is_a_client_span_without_credentials_or_query(
+    recorded_spans: InMemorySpanExporter,
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            return httpx.Response(403, json={"errorMessages": ["no permission"]})
+        return httpx.Response(200, json={"id": "10001", "key": "PROJ-1", "fields": {}})
+
+    with clients_from_settings(_settings(), transport=httpx.MockTransport(answer)) as clients:
+        jira = clients.get("jira", JiraClient)
+        assert jira is not None
+        jira.get_issue("PROJ-1", fields="updated", idempotency_key="k-1")
+        with pytest.raises(PermanentUpstreamError):
+            jira.delete_remote_link_by_global_id("10001", "system=zd&id=1", idempotency_key="k-2")
+
+    got, refused = recorded_spans.get_finished_spans()
+    assert (got.name, got.kind) == ("GET", SpanKind.CLIENT)
+    assert got.attributes == {
+        "http.request.method": "GET",
+        "server.address": "example.atlassian.net",
+        "server.port": 443,
+        "url.scheme": "https",
+        "url.full": "https://example.atlassian.net/jira/rest/api/2/issue/PROJ-1",
+        "bridge.idempotency_key": "k-1",
+        "http.response.status_code": 200,
+    }
+    assert refused.name == "DELETE"
+    assert refused.attributes is not None
+    assert refused.attributes["http.response.status_code"] == 403
+    assert refused.attributes["error.type"] == "403"
+    assert not refused.status.is_ok
+    recorded = str([dict(span.attributes or {}) for span in (got, refused)])
+    assert "jira-token" not in recorded
+    assert "Basic" not in recorded
+    assert "globalId" not in recorded
