@@ -142,6 +142,10 @@ INLINE_CALLS_BUDGET_S = 2.0
 """How long an event job spends making its own calls right after planning them (one unit per destination)
 before it leaves the rest to drain jobs: a delivery's calls go out at once unless an upstream is slow."""
 
+BULK_UNITS_MAX = 50
+"""Units a drain job of an API that takes calls in bulk (Jira Software) takes at once, their calls merged
+into one request per kind."""
+
 DRAIN_MAX_UNITS = 200
 """Units one drain job takes at most before it hands over to a new job (and to other queues)."""
 

@@ -27,14 +27,16 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
+import httpx
 import orjson
 from redis import Redis
 
 from bridge import defaults, tracing
 from bridge.errors import (
+    BridgeError,
     CallFailed,
     DestinationHeld,
     NotConfigured,
@@ -114,10 +116,76 @@ class Executor:
             span.set({"bridge.outcome": record["outcome"]})
             return record
 
-    def _perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
-        key = action.idempotency_key
+    def perform_many(self, batch: list[PlannedAction], job_id: str | None) -> dict[str, history.CallRecord]:
+        """Make calls of one kind whose API takes them in bulk (``Action.perform_many``), for different
+        records, in one request; return the record of each call this settled, by idempotency key.
+
+        Each call keeps its own guarantees: made before (skipped), its target claimed, a newer plan's
+        already applied (skipped-stale), its own answer recorded (done, or failed for good when the bulk
+        answer refuses that one). A call not settled here — its target busy, the destination's gate
+        holding, or the request as a whole failing — is left to ``perform`` (its retries are its own).
+        """
+        settled: dict[str, history.CallRecord] = {}
+        if not batch:
+            return settled
+        perform_many = actions()[batch[0].kind].perform_many
+        guard = self.guards.get(batch[0].destination)
+        if perform_many is None or (guard is not None and guard.held() is not None):
+            return settled
+        claimed: list[tuple[PlannedAction, history.CallRecord, Claim, bool]] = []
+        for action in batch:
+            record = self._record(action, job_id, 1)
+            claim = Claim.of(action.idempotency_key, action.target, action.object or action.target)
+            started = self._marks.begin(claim, self.settings.worker_lease_s)
+            if started.state == "duplicate":
+                settled[action.idempotency_key] = self._finish(action, record, "skipped-duplicate")
+            elif (
+                started.state == "claimed"
+                and started.applied is not None
+                and started.applied > action.version
+            ):
+                record["error"] = (
+                    f"superseded: a newer plan ({started.applied}) already wrote {action.object}"
+                )
+                settled[action.idempotency_key] = self._finish(action, record, "skipped-stale", claim)
+            elif started.state == "claimed":
+                claimed.append((action, record, claim, started.again or action.override is not None))
+        if not claimed:
+            return settled
+        began = time.perf_counter()
+        try:
+            with ExitStack() as holding:
+                for _, _, claim, _ in claimed:
+                    holding.enter_context(self.held.holding(claim))
+                answers = perform_many(
+                    self.clients,
+                    self.conn,
+                    [
+                        (action.params, Call(action.idempotency_key, action.version, again))
+                        for action, _, _, again in claimed
+                    ],
+                )
+        except (BridgeError, httpx.HTTPError):
+            # The request as a whole failed: each call is made on its own (with its own retries).
+            for _, _, claim, _ in claimed:
+                self._end_claim(claim)
+            return settled
+        ms = (time.perf_counter() - began) * 1000
+        for (action, record, claim, _), answer in zip(claimed, answers, strict=True):
+            record["ms"] = ms
+            record["merged"] = len(claimed)  # the calls that went in the same request
+            if isinstance(answer, UpstreamError):
+                self._describe(record, answer)
+                settled[action.idempotency_key] = self._finish(action, record, "failed", claim)
+            else:
+                settled[action.idempotency_key] = self._finish(
+                    action, record, "done", claim, orjson.dumps(answer)
+                )
+        return settled
+
+    def _record(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
         record: history.CallRecord = {
-            "idempotency_key": key,
+            "idempotency_key": action.idempotency_key,
             "kind": action.kind,
             "destination": action.destination,
             "target": action.target,
@@ -132,14 +200,19 @@ class Executor:
             "finished_at": None,
             "ms": None,
         }
+        if action.override is not None:
+            record["override"] = action.override
+        return record
+
+    def _perform(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
+        key = action.idempotency_key
+        record = self._record(action, job_id, attempt)
         guard = self.guards.get(action.destination)
         hold = guard.held() if guard is not None else None
         if hold is not None:
             record["error"] = f"waiting: {action.destination}: {hold.reason}"
             self._finish(action, record, "pending")
             raise RetryLater(max(0.0, hold.until - time.time()), hold.reason, True, counts=False)
-        if action.override is not None:
-            record["override"] = action.override
         claim = Claim.of(key, action.target, action.object or action.target)
         started = self._marks.begin(claim, self.settings.worker_lease_s)
         if started.state == "duplicate":

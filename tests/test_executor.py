@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -202,3 +203,75 @@ def _saved(conn: redis.Redis, action: PlannedAction) -> history.EventRecord:
     record = history.load_event(conn, action.event_id)
     assert record is not None
     return record
+
+
+def _submit(link_id: str, version: int, keys: list[str]) -> PlannedAction:
+    return PlannedAction(
+        kind="jira_software.remote_link.submit",
+        destination="jira_software",
+        target=f"jira_software:{link_id}",
+        params={
+            "id": link_id,
+            "issue_keys": keys,
+            "display_name": f"Zendesk #{link_id}",
+            "url": f"https://zd/{link_id}",
+            "type": "document",
+        },
+        rule="test",
+        event_id=f"event-{link_id}-{version}",
+        sequence=version,
+        subject=f"zendesk:ticket:{link_id}",
+        object=f"jira_software.remote_link:{link_id}",
+        version=version,
+    )
+
+
+def _bulk_posts(sandbox: RunningSandbox) -> list[dict[str, Any]]:
+    with SandboxControl(sandbox.url) as control:
+        return [call for call in control.calls("jira_software") if call["method"] == "POST"]
+
+
+def test_calls_an_api_takes_in_bulk_go_in_one_request_each_with_its_own_outcome(
+    executor: Executor, sandbox: RunningSandbox
+) -> None:
+    made_before = _submit("zd-1", 5, ["BULK-1"])
+    assert executor.perform(made_before, "job-0", 1)["outcome"] == "done"
+    newer_elsewhere = _submit("zd-4", 50, ["BULK-4"])
+    assert executor.perform(newer_elsewhere, "job-0", 1)["outcome"] == "done"
+    batch = [
+        made_before,  # made already: skipped, not sent again
+        _submit("zd-2", 6, ["BULK-2"]),
+        _submit("zd-3", 7, ["not a key"]),  # refused by Jira: fails alone
+        _submit("zd-4", 8, ["BULK-4"]),  # an older plan than the one applied: stale
+        _submit("zd-5", 9, ["BULK-5"]),
+    ]
+
+    records = executor.perform_many(batch, "job-1")
+
+    assert {key: record["outcome"] for key, record in records.items()} == {
+        batch[0].idempotency_key: "skipped-duplicate",
+        batch[1].idempotency_key: "done",
+        batch[2].idempotency_key: "failed",
+        batch[3].idempotency_key: "skipped-stale",
+        batch[4].idempotency_key: "done",
+    }
+    assert "associations" in str(records[batch[2].idempotency_key]["upstream_body"])
+    assert records[batch[1].idempotency_key]["merged"] == 3
+    assert len(_bulk_posts(sandbox)) == 3  # the two made one by one before, then one for the batch
+    with SandboxControl(sandbox.url) as control:
+        stored = {link["link"]["id"] for link in control.state()["jira_software"]["remote_links"]}
+    assert stored == {"zd-1", "zd-2", "zd-4", "zd-5"}
+    # Each call is recorded as made: made again, one by one, it is skipped.
+    assert executor.perform(batch[4], "job-2", 1)["outcome"] == "skipped-duplicate"
+
+
+def test_a_bulk_request_that_fails_as_a_whole_leaves_each_call_to_be_made_on_its_own(
+    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis
+) -> None:
+    with SandboxControl(sandbox.url) as control:
+        control.add_fault(api="jira_software", status=503, times=1)
+    batch = [_submit("zd-7", 1, ["BULK-7"]), _submit("zd-8", 1, ["BULK-8"])]
+
+    assert executor.perform_many(batch, "job-1") == {}
+    assert all(redis_client.get(CLAIM_KEY.format(target=action.target)) is None for action in batch)
+    assert [executor.perform(action, "job-2", 1)["outcome"] for action in batch] == ["done", "done"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import defaults, job_queues, keys, tracing
+from bridge import defaults, job_queues, keys, tracing, upstreams
 from bridge.errors import CallFailed, EventFailed, RetryLater, RuleError
 from bridge.event import Event
 from bridge.job_queues import ABANDONED_RETRY, REPLAY_OF_TRACE, destination_queue
@@ -305,7 +305,9 @@ def _drain(
     holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first). Each
     unit's calls continue its event's trace; a drain job's ``drain_span`` and they link to each other."""
     guard = process.current().guards.get(destination)
-    in_hand = b""
+    # An API that takes calls in bulk gets the waiting units in batches, their calls merged.
+    count = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
+    in_hand: list[bytes] = []
     units = failed = left = 0
     held_until = None
     while True:
@@ -318,25 +320,56 @@ def _drain(
             else:
                 left = int(conn.llen(keys.WAITING_KEY.format(destination=destination)))
             break
-        raw = batches.take(conn, destination, job_id, in_hand)
-        if raw is None:
+        taken = batches.take(conn, destination, job_id, in_hand, min(count, max_units - units))
+        if not taken:
             break
-        unit = orjson.loads(raw)
-        description = f"{destination} calls of event {unit['event_id']}"
-        meta = {"event_id": unit["event_id"], "destination": destination}
-        if unit.get(TRACEPARENT):
-            meta[TRACEPARENT] = unit[TRACEPARENT]  # its retries and failures continue the event's trace
-        drain_span.link(unit.get(TRACEPARENT))
-        with _calls_span(unit, destination, drain_span):
-            outcome = make_calls(
-                conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta
-            )
-        if outcome.failed_meta is not None:
-            failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
-            failed += 1
-        in_hand = raw
-        units += 1
+        batch = [orjson.loads(raw) for raw in taken]
+        made = _merged(conn, job_id, batch) if len(batch) > 1 else {}
+        for unit in batch:
+            description = f"{destination} calls of event {unit['event_id']}"
+            meta = {"event_id": unit["event_id"], "destination": destination}
+            if unit.get(TRACEPARENT):
+                meta[TRACEPARENT] = unit[TRACEPARENT]  # its retries and failures continue the event's trace
+            drain_span.link(unit.get(TRACEPARENT))
+            with _calls_span(unit, destination, drain_span):
+                outcome = make_calls(
+                    conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta, made
+                )
+            if outcome.failed_meta is not None:
+                failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
+                failed += 1
+        in_hand = taken
+        units += len(taken)
     return Drained(units, failed, left, held_until if left else None)
+
+
+def bulk_kinds(destination: str) -> frozenset[str]:
+    """The action kinds of ``destination`` that its API takes many at a time."""
+    return frozenset(
+        kind
+        for kind, action in upstreams.actions().items()
+        if action.spec.destination == destination and action.perform_many
+    )
+
+
+def _merged(conn: Redis, job_id: str, batch: list[dict[str, Any]]) -> dict[str, history.CallRecord]:
+    """Make the bulk-capable calls of a batch of units in one request per kind; return their records by
+    idempotency key (``make_calls`` takes them as made). A call is merged only when no call before it in
+    the batch writes its target, so each target's calls keep their order."""
+    seen: set[str] = set()
+    merged: dict[str, list[PlannedAction]] = {}
+    for unit in batch:
+        for raw in unit["actions"]:
+            action = PlannedAction.from_dict(raw)
+            if action.target not in seen and upstreams.actions()[action.kind].perform_many is not None:
+                merged.setdefault(action.kind, []).append(action)
+            seen.add(action.target)
+    made: dict[str, history.CallRecord] = {}
+    executor = process.current().executor(conn)
+    for kind_batch in merged.values():
+        if len(kind_batch) > 1:
+            made.update(executor.perform_many(kind_batch, job_id))
+    return made
 
 
 def _calls_span(
@@ -415,15 +448,28 @@ def make_calls(
     job_id: str,
     description: str | None,
     meta: dict[str, Any],
+    made: Mapping[str, history.CallRecord] | None = None,
 ) -> CallsOutcome:
-    """Make the calls in order; schedule the rest on a retryable failure; say which failed for good."""
+    """Make the calls in order; schedule the rest on a retryable failure; say which failed for good.
+
+    ``made``: calls already made in a merged request (``_merged``), by idempotency key: their records
+    stand for them."""
     executor = process.current().executor(conn)
     failures: list[history.CallRecord] = []
     failed_actions: list[dict[str, Any]] = []
     outcomes: list[str] = []
     for index, action in enumerate(actions):
+        planned = PlannedAction.from_dict(action)
+        record = made.get(planned.idempotency_key) if made else None
+        if record is not None:
+            if record["outcome"] == "failed":
+                failures.append(record)
+                failed_actions.append(action)
+            else:
+                outcomes.append(str(record["outcome"]))
+            continue
         try:
-            record = executor.perform(PlannedAction.from_dict(action), job_id, attempt)
+            record = executor.perform(planned, job_id, attempt)
         except RetryLater as later:
             result = _reschedule(
                 conn, event_id, destination, actions[index:], attempt, later, description, meta

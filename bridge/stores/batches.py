@@ -1,17 +1,19 @@
 """Calls waiting for their destination, made for many events in one RQ job: the lists they wait in.
 
-``process_event`` puts each destination's share of an event's calls (a *unit*: event id, destination,
-actions) on the destination's waiting list and makes sure a drain job is queued on the destination's
-queue (``bridge.job_queues.arm``). A drain job takes the units one at a time into its own in-flight list,
-makes their calls (``workers.jobs.drain_calls``) and drops them: RQ's own cost per job (about 3 ms of
-worker CPU and some forty Redis commands) is paid once for many events instead of once per event and
+The planner puts each destination's share of an event's calls (a *unit*: event id, destination,
+actions) on the destination's waiting list; the event job then takes one unit per destination itself
+(``workers.jobs._make_now``) and makes sure a drain job is queued for what is left
+(``bridge.job_queues.arm``). A job takes units into its own in-flight list — one at a time, or up to
+``BULK_UNITS_MAX`` for an API that takes calls in bulk (their calls merged into one request) — makes
+their calls (``workers.jobs.drain_calls``) and drops them: RQ's own cost per job (about 3 ms of worker
+CPU and some forty Redis commands) is paid once for many events instead of once per event and
 destination. A unit whose calls must wait (Retry-After, backoff, a busy target) continues as an ordinary
 scheduled ``run_calls`` job, and one that fails for good becomes a ``run_calls`` job in the failed
 registry, with the upstream's answer, that operators requeue as any other.
 
 Nothing is lost on a crash: a unit is on the waiting list or in exactly one drain job's in-flight list
 until its calls are made (the move is one Lua step); a drain job that RQ runs again after its worker died
-finishes its in-flight unit first (the calls already made are skipped by their idempotency keys), and
+finishes its in-flight units first (the calls already made are skipped by their idempotency keys), and
 the maintenance returns the in-flight unit of a drain job that will not run again to the waiting list.
 
 Arming: a drain job deletes its destination's flag before it takes units, so a unit added later is
@@ -21,6 +23,7 @@ wait with no flag (a worker that died between adding a unit and queueing its dra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -31,15 +34,20 @@ from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.upstreams import DESTINATIONS
 
-# Finish the unit in hand (if any), then take the next: this job's own in-flight unit first (left by an
-# earlier run of the job whose worker died), else the oldest waiting one. One round trip per unit.
+# Finish the units in hand (ARGV[3..]), then take the next: this job's own in-flight units first (left by
+# an earlier run of the job whose worker died), else up to ARGV[1] of the oldest waiting. One round trip.
 _NEXT = """
-if ARGV[1] ~= '' then redis.call('LREM', KEYS[2], 1, ARGV[1]) end
-local left = redis.call('LINDEX', KEYS[2], 0)
-if left then return left end
-local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
-if unit then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
-return unit
+for i = 3, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+if #held > 0 then return held end
+local taken = {}
+for _ = 1, tonumber(ARGV[1]) do
+  local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not unit then break end
+  taken[#taken + 1] = unit
+end
+if #taken > 0 then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
+return taken
 """
 # Give the in-flight unit of a drain job that will not run again back to its destination's waiting list.
 _RETURN = """
@@ -111,24 +119,29 @@ def disarm(conn: Redis, destination: str) -> None:
     conn.delete(keys.ARMED_KEY.format(destination=destination))
 
 
-def take(conn: Redis, destination: str, job_id: str, finished: bytes = b"") -> bytes | None:
-    """Drop the unit ``finished`` from the drain job's in-flight list and take the next one into it."""
+def take(
+    conn: Redis, destination: str, job_id: str, finished: Sequence[bytes] = (), count: int = 1
+) -> list[bytes]:
+    """Drop the units ``finished`` from the drain job's in-flight list and take the next into it: the
+    job's own in-flight units when it holds some (a re-run), else up to ``count`` of the oldest waiting.
+    Returns the units taken (none: nothing waits)."""
     script_keys = [
         keys.WAITING_KEY.format(destination=destination),
         keys.IN_FLIGHT_KEY.format(job_id=job_id),
         keys.IN_FLIGHT_JOBS_KEY,
     ]
-    unit: bytes | None = conn.register_script(_NEXT)(
-        keys=script_keys, args=[finished, f"{destination}|{job_id}"]
+    units: list[bytes] = conn.register_script(_NEXT)(
+        keys=script_keys, args=[count, f"{destination}|{job_id}", *finished]
     )
-    return unit
+    return units
 
 
-def put_down(conn: Redis, destination: str, job_id: str, finished: bytes) -> int:
-    """Drop the unit ``finished`` from the in-flight list of a drain job that stops taking units; return
+def put_down(conn: Redis, destination: str, job_id: str, finished: Sequence[bytes]) -> int:
+    """Drop the units ``finished`` from the in-flight list of a drain job that stops taking units; return
     how many units still wait for ``destination``."""
     with conn.pipeline(transaction=True) as pipe:
-        pipe.lrem(keys.IN_FLIGHT_KEY.format(job_id=job_id), 1, finished.decode())
+        for unit in finished:
+            pipe.lrem(keys.IN_FLIGHT_KEY.format(job_id=job_id), 1, unit.decode())
         pipe.srem(keys.IN_FLIGHT_JOBS_KEY, f"{destination}|{job_id}")
         pipe.llen(keys.WAITING_KEY.format(destination=destination))
         return int(pipe.execute()[-1])

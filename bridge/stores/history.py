@@ -100,6 +100,8 @@ class CallRecord(TypedDict, total=False):
     tries: list[Attempt]
     override: dict[str, str]
     """Set on a call an operator asked to make again: who, via what, when, which event they replayed."""
+    merged: int
+    """Set on a call made in one request with others (a bulk API): how many went in that request."""
 
 
 @dataclass

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from bridge.errors import NotConfigured, UpstreamNotFound
+from bridge.errors import NotConfigured, UpstreamError, UpstreamNotFound
 from bridge.rules.params import ActionSpec
 
 if TYPE_CHECKING:
@@ -66,6 +66,13 @@ class Call:
 Perform = Callable[["Clients", "Redis", dict[str, Any], Call], Result]
 """Make one planned action's upstream call(s): ``(clients, redis, params, call) → result``."""
 
+PerformMany = Callable[
+    ["Clients", "Redis", list[tuple[dict[str, Any], Call]]], list["Result | UpstreamError"]
+]
+"""Make many calls of one kind in one request, for an API that takes them in bulk: ``(clients, redis,
+[(params, call)…]) → [result or the error refusing that one…]`` in the same order; raises ``UpstreamError``
+(or ``DestinationHeld``…) when the request as a whole failed."""
+
 
 class Client(Protocol):
     transport: ApiTransport
@@ -82,6 +89,9 @@ class Action:
 
     spec: ActionSpec
     perform: Perform
+    perform_many: PerformMany | None = None
+    """For an API that takes many such calls in one request (Jira Software's bulk submit): the drain jobs
+    merge waiting calls of different records into one request (``bridge.executor.Executor.perform_many``)."""
 
 
 def delete(call: Callable[[], object]) -> Result:

@@ -141,3 +141,26 @@ def _overview(e2e: Bridge) -> dict[str, Any]:
     with httpx.Client(base_url=e2e.url, auth=(OPS_USER, OPS_PASSWORD), timeout=10) as ops:
         answer: dict[str, Any] = ops.get("/api/ops/overview").json()
     return answer
+
+
+def test_calls_waiting_for_a_bulk_api_go_merged_when_it_opens(e2e: Bridge) -> None:
+    # Jira Software answers 429 (Retry-After 3 s): its calls wait; then its drain merges them into few
+    # bulk requests, each link once, each with its own newest state.
+    _two_workers(e2e)
+    e2e.control.add_fault(api="jira_software", status=429, retry_after=3, times=1)
+    tickets = range(74000, 74040)
+    _deliver(e2e, tickets, "BULK")
+
+    wait_until(
+        lambda: len(_software_links(e2e, "BULK-")) == len(tickets), 45, "the Jira Software links", every_s=0.5
+    )
+    submits = [
+        call
+        for call in e2e.control.calls("jira_software")
+        if call["method"] == "POST" and call["status"] == 202
+    ]
+    assert len(submits) < len(tickets) / 2, f"{len(submits)} requests for {len(tickets)} links"
+    keys = sorted(
+        key for link in _software_links(e2e, "BULK-") for key in link["link"]["associations"][0]["values"]
+    )
+    assert keys == sorted(f"BULK-{ticket}" for ticket in tickets)
