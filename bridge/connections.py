@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
@@ -38,7 +39,10 @@ def connection_options(settings: Settings) -> dict[str, Any]:
 
 def async_client(settings: Settings) -> redis.asyncio.Redis:
     """Return an asyncio Redis client (hiredis parser when installed) for the receiver."""
-    return redis.asyncio.Redis.from_url(settings.effective_redis_url, **connection_options(settings))
+    options = connection_options(settings)
+    # The asyncio client wants its own Retry class (redis-py 8.2 warns when given the blocking one).
+    options["retry"] = redis.asyncio.retry.Retry(NoBackoff(), 0)
+    return redis.asyncio.Redis.from_url(settings.effective_redis_url, **options)
 
 
 def sync_client(settings: Settings, *, socket_timeout: float | None = None) -> redis.Redis:
