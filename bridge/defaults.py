@@ -192,6 +192,10 @@ DEFAULT_RECORD_RETENTION_S = 14 * 24 * 3600
 DEFAULT_IDEMPOTENCY_TTL_S = 30 * 24 * 3600
 """Default of BRIDGE_IDEMPOTENCY_TTL_S: how long a completed call's key keeps it from being made again."""
 
+WORKER_PUBSUB_POLL_S = 1.0
+"""How often a worker's pub/sub thread (RQ's stop-job and shutdown commands) looks at its stop flag: the
+most a stopping worker waits for that thread."""
+
 DEFAULT_WORKER_LEASE_S = 8
 """Default of BRIDGE_WORKER_LEASE_S: how long a worker's job, and its claims on targets, stay its own without
 a sign of life. A worker renews them every quarter of it (a thread of its own, while the job runs), so a

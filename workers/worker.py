@@ -141,6 +141,23 @@ class BridgeWorker(SimpleWorker):
         self.last_cleaned_at = utcnow()  # type: ignore[assignment]  # rq annotates it as None only
         return True
 
+    def subscribe(self) -> None:
+        """Listen on this worker's pub/sub channel (RQ's commands: stop a job, shut down) in a thread that
+        looks at its stop flag every second.
+
+        RQ polls with a 60 s wait and means to give up joining that thread after 1 s; since redis-py 8.2,
+        ``PubSubWorkerThread.stop()`` itself joins the thread, so a worker asked to stop waited out the
+        60 s poll before exiting (a SIGTERM took up to a minute).
+        """
+        log.info("worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # rq annotates it as None only
+            sleep_time=defaults.WORKER_PUBSUB_POLL_S,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
+
     def request_stop(self, signum: Any, frame: Any) -> None:
         # A drain job in hand finishes the event it is at, not the whole batch (RQ's warm shutdown).
         process.STOPPING.set()
