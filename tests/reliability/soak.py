@@ -18,6 +18,7 @@ import argparse
 import heapq
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,7 @@ import redis
 
 from bridge import samples
 from bridge.embedded_redis import free_port
+from bridge.ops import service
 from bridge.upstreams.sandbox import SandboxConfig, SandboxControl, serve_in_thread
 from tests.reliability.model import Verdict, judge
 
@@ -83,6 +85,8 @@ class Report:
     """Workers that ended on their own (none should: a worker waits Redis out); each was replaced."""
     redis_restarts: int = 0
     faults: int = 0
+    diagnosis: str = ""
+    """When it did not converge: each wrong subject's deliveries and the bridge's records of it."""
 
     def summary(self) -> str:
         converged = (
@@ -122,6 +126,8 @@ class Soak:
         self._processes: list[subprocess.Popen[bytes]] = []
         self._workers: list[subprocess.Popen[bytes]] = []
         self._clock: dict[str, int] = {}
+        self._journal: list[str] = []
+        self._started = time.monotonic()
 
     # The run --------------------------------------------------------------------------------------------
 
@@ -169,6 +175,7 @@ class Soak:
                 self.report.converged_after_s = time.monotonic() - started
                 return
             if time.monotonic() - started > self.config.converge_timeout_s:
+                self.report.diagnosis = self._diagnose(verdict)
                 return
             time.sleep(1.0)
 
@@ -349,6 +356,9 @@ class Soak:
             self.report.redelivered += 1
         with self._lock:
             for due, ident in copies:
+                self._journal.append(
+                    f"{due - self._started:7.2f} s  {source} delivery {ident}: {_gist(source, payload)}"
+                )
                 self._order += 1
                 heapq.heappush(self._pending, _Delivery(due, self._order, source, payload, ident))
                 self.report.deliveries += 1
@@ -387,6 +397,35 @@ class Soak:
                 self.report.refused.append(f"{answer.status_code} {answer.text[:200]}")
                 return
             time.sleep(1.0)
+
+    # Diagnosis -------------------------------------------------------------------------------------------
+
+    def _diagnose(self, verdict: Verdict) -> str:
+        """Each wrong ticket's deliveries (when each was due) and what the bridge recorded of its events."""
+        problems = verdict.lost + verdict.duplicate + verdict.stale
+        tickets = sorted({m for line in problems for m in re.findall(r"ticket (\d+)", line)})[:3]
+        conn = redis.Redis(port=self.redis_port)
+        lines: list[str] = []
+        for ticket_id in tickets:
+            lines.append(f"ticket {ticket_id}, deliveries (due after the start):")
+            lines += sorted(
+                (line for line in self._journal if ticket_id in line), key=lambda line: float(line.split()[0])
+            )
+            lines.append(f"ticket {ticket_id}, the bridge's events:")
+            for found in service.search(conn, ticket_id)["events"]:
+                record = service.event(conn, found["event_id"])
+                event = record["event"]
+                calls = ", ".join(
+                    f"{call['kind']} {call['target']} {call['outcome']}" for call in record["calls"]
+                )
+                lines.append(
+                    f"  {event.get('id')} {event.get('type')} {event.get('occurred_at')}"
+                    f" {record['status']} {record['reason']} [{calls}]"
+                )
+        conn.close()
+        text = "\n".join(lines)
+        (self.workdir / "diagnosis.txt").write_text(text + "\n")
+        return text
 
     # Chaos -----------------------------------------------------------------------------------------------
 
@@ -530,6 +569,27 @@ class Soak:
                 process.kill()
         self.redis.terminate()
         self.redis.wait(timeout=10)
+
+
+def _gist(source: str, payload: dict[str, Any]) -> str:
+    """A delivery in one line: subject, its time and what it says."""
+    if source == "jira":
+        issue = payload["issue"]
+        return (
+            f"{payload['webhookEvent']} issue {issue['id']} {issue['key']} at {payload['timestamp']}"
+            f" tickets {issue['fields'].get(ISSUE_FIELD)!r}"
+        )
+    if "ticket" in payload:
+        ticket = payload["ticket"]
+        return (
+            f"trigger ticket {ticket['id']} at {ticket['updated_at']} {ticket['status']}"
+            f" keys {ticket['jira_issue_keys']!r}"
+        )
+    detail = payload["detail"]
+    keys = next((field["value"] for field in detail.get("custom_fields", [])), None)
+    return (
+        f"{payload['type'].rsplit(':', 1)[-1]} ticket {detail['id']} at {detail['updated_at']} keys {keys!r}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

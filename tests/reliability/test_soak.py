@@ -23,7 +23,7 @@ def test_the_upstreams_end_as_the_rules_define_whatever_happened_on_the_way(tmp_
         0,
         0,
         0,
-    ), report.summary() + "\n" + "\n".join(problems[:20])
+    ), report.summary() + "\n" + "\n".join(problems[:20]) + "\n" + report.diagnosis
     assert report.converged_after_s is not None
     assert report.converged_after_s <= 60
     # The run was hostile: every kind of disorder happened.
