@@ -416,7 +416,9 @@ class Soak:
                 record = service.event(conn, found["event_id"])
                 event = record["event"]
                 calls = ", ".join(
-                    f"{call['kind']} {call['target']} {call['outcome']}" for call in record["calls"]
+                    f"{call['kind']} {call['target']} {call['outcome']}"
+                    f" (tries {call['attempts']}, next in {call.get('retry_in_s')} s)"
+                    for call in record["calls"]
                 )
                 lines.append(
                     f"  {event.get('id')} {event.get('type')} {event.get('occurred_at')}"
