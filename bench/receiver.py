@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import LoadResult, http_request, run_load
 from bridge import job_queues, keys, samples
-from bridge.embedded_redis import free_port
+from bridge.embedded_redis import EmbeddedRedis, free_port
 
 SECRET = "bench-jira-secret"
 UVICORN_OPTIONS = {"loop": "uvloop", "http": "httptools", "log_config": None, "access_log": False}
@@ -104,7 +104,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--serve", choices=["bare", "bridge"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/10"))
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--redis-server", default=shutil.which("redis-server"), help="redis-server binary")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3, help="alternating bare/bridge rounds (median)")
@@ -116,7 +117,16 @@ def main() -> int:
     seconds, connections = (1.0, 8) if args.smoke else (args.seconds, args.connections)
     rounds = 1 if args.smoke else args.rounds
     count = int(seconds * 25_000)
-    client = redis.Redis.from_url(args.redis_url)
+    if args.redis_server is None:
+        print("receiver bench: no redis-server on the PATH (or --redis-server)", file=sys.stderr)
+        return 1
+    with EmbeddedRedis(args.redis_server) as server:
+        return _compare(server.url, rounds, seconds, connections, count)
+
+
+def _compare(redis_url: str, rounds: int, seconds: float, connections: int, count: int) -> int:
+    """Alternate bare and bridge rounds on the private Redis at ``redis_url``; print the ratios."""
+    client = redis.Redis.from_url(redis_url)
     print(
         f"receiver bench ({rounds} round(s) of {seconds:.0f} s per server, {connections} connections, "
         "uvicorn 1 process, uvloop+httptools)"
@@ -125,8 +135,8 @@ def main() -> int:
     # Bare and bridge alternate, so that a machine slowing down or speeding up weighs on both alike.
     for round_number in range(1, rounds + 1):
         client.flushdb()
-        bare = measure("bare", args.redis_url, seconds, connections, count)
-        bridge = measure("bridge", args.redis_url, seconds, connections, count)
+        bare = measure("bare", redis_url, seconds, connections, count)
+        bridge = measure("bridge", redis_url, seconds, connections, count)
         queued = client.llen(keys.RQ_QUEUE_KEY.format(queue=job_queues.EVENTS_QUEUE))
         ratio = bridge.rate(202) / bare.rate() if bare.rate() else 0.0
         ratios.append(ratio)
