@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import http_request
-from bench.stack import ZENDESK_SECRET, Stack, cpu_seconds, machine, rss_mib
+from bench.stack import ZENDESK_SECRET, Stack, cpu_seconds, machine, machine_busy, rss_mib
 from bridge import samples
 
 CONNECTIONS = 32
@@ -51,6 +51,7 @@ class RateResult:
     missing: int = 0
     calls: int = 0
     drained_s: float = 0.0
+    cores: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
 
 
@@ -121,6 +122,7 @@ def run_rate(stack: Stack, rate: float, seconds: float, first: int, pids: dict[s
     requests = _deliveries(first, count)
     stack.control.clear_calls()
     cpu_before = {name: sum(cpu_seconds(pid) for pid in ids) for name, ids in pids.items()}
+    busy_before, total_before = machine_busy()
     began = time.perf_counter()
     accepted, answer_ms, late_ms = asyncio.run(_offer(stack.web_port, requests, rate))
     stack.wait_drained()
@@ -129,6 +131,10 @@ def run_rate(stack: Stack, rate: float, seconds: float, first: int, pids: dict[s
         name: (sum(cpu_seconds(pid) for pid in ids) - cpu_before[name]) / drained
         for name, ids in pids.items()
     }
+    busy, total = machine_busy()
+    # The machine's cores in use by all processes (other people's too), and the cores there were.
+    cpu["whole machine"] = (busy - busy_before) / drained
+    cores = (total - total_before) / drained
     first_call: dict[int, float] = {}
     link_call: dict[int, float] = {}
     calls = stack.control.calls()
@@ -148,7 +154,7 @@ def run_rate(stack: Stack, rate: float, seconds: float, first: int, pids: dict[s
     result = RateResult(
         rate, count, sum(1 for at in accepted if at), calls=len(calls), drained_s=drained, cpu=cpu
     )
-    result.answer_ms, result.late_send_ms = answer_ms, late_ms
+    result.answer_ms, result.late_send_ms, result.cores = answer_ms, late_ms, cores
     for index, at in enumerate(accepted):
         n = first + index
         if not at or n not in first_call:
@@ -180,10 +186,13 @@ def report(results: list[RateResult], rss: dict[str, tuple[float, float]], heade
         print(f"  {'':26} {'remote link':12} {_row(result.link_ms)}")
         print(f"  {'':26} {'202 answer':12} {_row(result.answer_ms)}")
         print(f"  {'':26} {'send late':12} {_row(result.late_send_ms)}")
-        cpu = ", ".join(f"{name} {share * 100:.0f}%" for name, share in result.cpu.items())
+        cpu = (
+            ", ".join(f"{name} {share:.2f}" for name, share in result.cpu.items()) + f" of {result.cores:.1f}"
+        )
         print(
             f"  {'':26} drained {result.drained_s:.1f} s, {result.calls} upstream requests"
-            f" ({result.calls / max(1, result.accepted):.2f} per delivery), {result.missing} unmatched; CPU: {cpu}"
+            f" ({result.calls / max(1, result.accepted):.2f} per delivery), {result.missing} unmatched;"
+            f" cores busy: {cpu}"
         )
         p50_target, p99_target = TARGETS.get(result.rate, (None, None))
         if p50_target is not None and _percentile(result.first_ms, 50) > p50_target:
@@ -230,6 +239,13 @@ def main() -> int:
         first = 1  # Jira issue numbers start at 1
         for rate in rates:
             results.append(run_rate(stack, rate, seconds, first, pids))
+            done = results[-1]
+            print(
+                f"  ({rate:.0f}/s: first call p50 {_percentile(done.first_ms, 50):.1f} ms,"
+                f" p99 {_percentile(done.first_ms, 99):.1f} ms; drained in {done.drained_s:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             first += results[-1].sent
             if rate <= 100 or not rss:
                 rss = {"web": rss_mib(stack.web.pid)}

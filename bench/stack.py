@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +20,9 @@ import httpx
 import redis
 
 from bridge import keys
+from bridge.connections import text
 from bridge.embedded_redis import EmbeddedRedis, free_port
+from bridge.upstreams import DESTINATIONS
 from bridge.upstreams.sandbox import SandboxConfig, SandboxControl
 
 ZENDESK_SECRET = "bench-zendesk-secret"
@@ -62,6 +65,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy() -> tuple[float, float]:
+    """Return the whole machine's busy and total CPU seconds so far (all processes, ours or not)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def machine(conn: redis.Redis) -> str:
     """One line: cores, CPU model, Python and Redis versions."""
     cpu = platform.machine()
@@ -76,12 +87,18 @@ def machine(conn: redis.Redis) -> str:
 
 
 def pending(conn: redis.Redis) -> int:
-    """Jobs not finished yet: queued, started, scheduled, or waiting for a destination's batch."""
-    queued = sum(int(conn.llen(key)) for key in conn.scan_iter("rq:queue:*"))
-    started = sum(int(conn.zcard(key)) for key in conn.scan_iter("rq:wip:*"))
-    scheduled = sum(int(conn.zcard(key)) for key in conn.scan_iter("rq:scheduled:*"))
-    waiting = sum(int(conn.llen(key)) for key in conn.scan_iter(keys.WAITING_KEY.format(destination="*")))
-    return queued + started + scheduled + waiting
+    """Jobs not finished yet: queued, started, scheduled, or waiting for a destination's batch.
+
+    Known keys only (no SCAN, whose cost grows with the keys there are): a bench polls this."""
+    names = [text(name).removeprefix("rq:queue:") for name in conn.smembers("rq:queues")]
+    with conn.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.llen(f"rq:queue:{name}")
+            pipe.zcard(f"rq:wip:{name}")
+            pipe.zcard(f"rq:scheduled:{name}")
+        for destination in DESTINATIONS:
+            pipe.llen(keys.WAITING_KEY.format(destination=destination))
+        return sum(int(count) for count in pipe.execute())
 
 
 class Stack:
@@ -97,6 +114,7 @@ class Stack:
         self.processes: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes]] = []
         self.web: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-stack-", suffix=".log", delete=False)  # noqa: SIM115
 
     @property
     def env(self) -> dict[str, str]:
@@ -129,7 +147,9 @@ class Stack:
         return self
 
     def _spawn(self, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(args, env=env or self.env, stdout=subprocess.DEVNULL)
+        # Their logs go to one file (printed path): a burst worker stopped while it tears down prints a
+        # traceback that is no failure of the bench.
+        process = subprocess.Popen(args, env=env or self.env, stdout=subprocess.DEVNULL, stderr=self.log)
         self.processes.append(process)
         return process
 
@@ -144,15 +164,16 @@ class Stack:
             if worker.poll() is None:
                 worker.terminate()
         for worker in self.workers:
-            worker.wait(30)
+            try:
+                worker.wait(10)
+            except subprocess.TimeoutExpired:  # an idle worker may sit in its blocking dequeue
+                worker.kill()
+                worker.wait()
         self.workers = []
 
     def wait_drained(self, seconds: float = 600.0) -> float:
-        """Wait until no job is left (burst workers exit first); return when that was (perf_counter)."""
+        """Wait until no job is left; return when that was (perf_counter)."""
         deadline = time.monotonic() + seconds
-        for worker in self.workers:
-            if isinstance(worker.args, list) and "--burst" in worker.args:
-                worker.wait(seconds)
         while pending(self.conn):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"jobs still pending after {seconds:.0f} s")
@@ -176,3 +197,4 @@ class Stack:
         if hasattr(self, "conn"):
             self.conn.close()
         self.redis.close()
+        self.log.close()
