@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,7 @@ def pending(conn: redis.Redis) -> int:
     with conn.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.llen(f"rq:queue:{name}")
+            pipe.llen(f"rq:queue:{name}:intermediate")  # dequeued, not yet started (RQ 2)
             pipe.zcard(f"rq:wip:{name}")
             pipe.zcard(f"rq:scheduled:{name}")
         for destination in DESTINATIONS:
@@ -134,6 +136,8 @@ class Stack:
         }
 
     def __enter__(self) -> Stack:
+        # A bench stopped with SIGTERM still stops what it started (the ``with`` block's exit runs).
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         self.redis.start()
         self.conn = redis.Redis.from_url(self.redis.url)
         port = self.sandbox_url.rsplit(":", 1)[1]
@@ -165,8 +169,8 @@ class Stack:
                 worker.terminate()
         for worker in self.workers:
             try:
-                worker.wait(10)
-            except subprocess.TimeoutExpired:  # an idle worker may sit in its blocking dequeue
+                worker.wait(3)
+            except subprocess.TimeoutExpired:  # seen: RQ's teardown waiting on its pub/sub thread
                 worker.kill()
                 worker.wait()
         self.workers = []
