@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -53,3 +55,29 @@ def test_due_retries_are_moved_by_whichever_worker_and_a_burst_takes_them(
     worker.work(burst=True)
     assert due.get_status(refresh=True) == "finished"
     assert worker.scheduler is None  # RQ's scheduler (a forked child) never runs in the bridge's worker
+
+
+def test_a_worker_stops_listening_on_its_channel_within_two_seconds(redis_client: redis.Redis) -> None:
+    # RQ polls its pub/sub channel (stop-job and shutdown commands) with a 60 s wait, and redis-py 8.2's
+    # PubSubWorkerThread.stop() joins the thread: a worker whose thread had gone back to its wait before the
+    # stop flag was set (a race that load makes likely) took up to a minute to exit on SIGTERM.
+    worker = _worker(redis_client, "pubsub-test")
+    worker.subscribe()
+    pubsub = worker.pubsub
+    assert pubsub is not None
+    # The thread is past the channel's confirmation and waiting again, as when the race is lost.
+    _wait(lambda: bool(pubsub.subscribed))
+    pubsub.unsubscribe()  # type: ignore[no-untyped-call]
+    _wait(lambda: not pubsub.subscribed)
+    time.sleep(0.2)
+
+    asked = time.monotonic()
+    worker.unsubscribe()  # type: ignore[no-untyped-call]
+    assert time.monotonic() - asked < 2.0
+
+
+def _wait(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
