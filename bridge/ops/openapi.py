@@ -196,6 +196,9 @@ def _paged(operation: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+JIRA_SUBJECT = r"^([A-Za-z][A-Za-z0-9_]{0,254}-[1-9][0-9]{0,17}|[0-9]{1,19})$"
+"""What names a Jira issue to resync: its key or its id."""
+
 _RUN = _object(
     {
         "id": _STRING,
@@ -223,12 +226,38 @@ def _resync(operation: dict[str, Any]) -> dict[str, Any]:
         "required": True,
         "content": {
             "application/json": {
-                "schema": _object(
-                    {
-                        "source": {"type": "string", "enum": ["zendesk", "jira"]},
-                        "id": {"type": ["string", "integer"]},
-                    }
-                )
+                "schema": {
+                    "oneOf": [
+                        {
+                            **_object(
+                                {
+                                    "source": {"const": "zendesk"},
+                                    "id": {
+                                        "oneOf": [
+                                            {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                                            {"type": "integer", "minimum": 0},
+                                        ]
+                                    },
+                                }
+                            ),
+                            "additionalProperties": False,
+                        },
+                        {
+                            **_object(
+                                {
+                                    "source": {"const": "jira"},
+                                    "id": {
+                                        "oneOf": [
+                                            {"type": "string", "pattern": JIRA_SUBJECT},
+                                            {"type": "integer", "minimum": 0},
+                                        ]
+                                    },
+                                }
+                            ),
+                            "additionalProperties": False,
+                        },
+                    ]
+                }
             }
         },
     }

@@ -29,6 +29,8 @@ def request_resync(conn: Redis, source: Any, ident: Any) -> dict[str, Any]:
     """Queue a resync of one subject on the resync lane; return its run id and job id.
 
     Raise ``BadParameter`` unless ``source`` is ``zendesk`` or ``jira`` and ``ident`` names a subject."""
+    if isinstance(ident, float) and ident.is_integer():
+        ident = int(ident)  # JSON Schema's integer: 8052.0 is one
     if not isinstance(source, str) or not isinstance(ident, str | int) or isinstance(ident, bool):
         raise BadParameter('the body must be {"source": "zendesk" | "jira", "id": ticket id or issue key}')
     subject = f"{source}:{str(ident).strip()}"

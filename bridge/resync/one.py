@@ -11,6 +11,7 @@ from bridge.resync import catchup
 from bridge.resync.audit import check_ticket
 from bridge.resync.context import Context
 from bridge.sources import current
+from bridge.sources.refs import JIRA_KEY
 from bridge.stores import links, subjects
 from bridge.upstreams.jira.client import JiraClient
 from bridge.upstreams.zendesk.client import ZendeskClient
@@ -25,8 +26,11 @@ def parse(subject: str) -> tuple[str, str]:
     ident = ident.strip()
     if source not in SOURCES or not ident:
         raise BadParameter(f"a subject is zendesk:<ticket id> or jira:<issue key or id>, not {subject!r}")
-    if source == "zendesk" and not (ident.isascii() and ident.isdigit()):
+    digits = ident.isascii() and ident.isdigit()
+    if source == "zendesk" and not digits:
         raise BadParameter(f"a Zendesk ticket id is digits, not {ident!r}")
+    if source == "jira" and not (digits or JIRA_KEY.fullmatch(ident.upper())):
+        raise BadParameter(f"a Jira issue is named by its key (PROJ-1) or its id (digits), not {ident!r}")
     return source, ident
 
 

@@ -137,5 +137,6 @@ def _note(conn: Redis, run_id: str, ok: bool) -> runs.Run:
         + ", ".join(f"{name} {run.counts[name]}" for name in runs.COUNTS)
         + (f"; {run.error}" if run.error else "")
     )
-    audit_log.record_run(conn, run.kind, target, ok, detail, actor=run.by, via=run.via)
+    if not run.dry_run:  # a dry run changes nothing: listed among the runs, not in the audit log
+        audit_log.record_run(conn, run.kind, target, ok, detail, actor=run.by, via=run.via)
     return run
