@@ -10,8 +10,8 @@ from bridge.stores import runs
 from tests.e2e.conftest import OPS_PASSWORD, OPS_USER, Bridge, wait_until
 from tests.e2e.test_resync import bridge_command, remote_links, since, zendesk_links
 
-BRIDGE_ENV = {"BRIDGE_RESYNC_EVERY_S": "3600"}
-"""A scheduled catch-up as soon as the worker's keeper starts (then hourly)."""
+BRIDGE_ENV = {"BRIDGE_RESYNC_EVERY_S": "3600", "BRIDGE_RECONCILE_EVERY_S": "3600"}
+"""A scheduled catch-up and link audit as soon as the worker's keeper starts (then hourly)."""
 
 
 def browser(e2e: Bridge) -> httpx.Client:
@@ -20,12 +20,20 @@ def browser(e2e: Bridge) -> httpx.Client:
 
 def test_the_workers_start_a_scheduled_catch_up(e2e: Bridge) -> None:
     scheduled = wait_until(
-        lambda: [run for run in runs.recent(e2e.redis) if run.via == "schedule" and run.status == "done"],
+        lambda: (
+            len(
+                done := [
+                    run for run in runs.recent(e2e.redis) if run.via == "schedule" and run.status == "done"
+                ]
+            )
+            == 2
+            and done
+        ),
         30,
-        "a scheduled run",
+        "a scheduled catch-up and link audit",
     )
-    assert scheduled[0].kind == "resync"
-    assert scheduled[0].by == "bridge"
+    assert sorted(run.kind for run in scheduled) == ["reconcile", "resync"]
+    assert {run.by for run in scheduled} == {"bridge"}
 
 
 def test_resync_one_ticket_through_the_ops_api_and_see_the_run(e2e: Bridge) -> None:
