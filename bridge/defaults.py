@@ -210,7 +210,10 @@ RUN_LOCK_TTL_S = 60
 """A run's lock lapses this long after its last page (a killed run is taken over after about this)."""
 
 RESYNC_PAGE = 100
-"""Tickets or issues read per page of a catch-up (Zendesk's export allows 1,000, Jira's search 100)."""
+"""Issues read per page of a catch-up (Jira's search gives at most 100 with their fields)."""
+
+ZENDESK_EXPORT_PAGE = 1000
+"""Tickets per page of Zendesk's incremental export (its largest): its own rate limit makes few pages best."""
 
 AUDIT_LINK_PAGE = 100
 """Zendesk links read per page of a link audit."""

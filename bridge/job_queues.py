@@ -150,22 +150,29 @@ def enqueue_run(
     by: str = "bridge",
     via: str = "schedule",
     part: int = 1,
+    at: float | None = None,
 ) -> str:
     """Queue a catch-up (``resync``) or link audit (``reconcile``) run on the resync lane; return its job id.
 
     ``subject``: ``zendesk:<ticket id>`` or ``jira:<issue key or id>`` for one subject; ``part``: which of
-    the run's jobs this is (each goes on from where the one before stopped)."""
-    job = resync_queue(conn).enqueue_call(
-        RUN_JOB_FUNC,
-        args=(run_id, kind, since, subject, by, via),
-        job_id=f"run-{run_id}-{part}",
-        timeout=defaults.RESYNC_JOB_TIMEOUT_S,
-        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
-        failure_ttl=defaults.JOB_FAILURE_TTL_S,
-        description=f"{kind} {subject or ('since ' + since if since else 'everything')} ({run_id})",
-        meta={"run_id": run_id, "part": part},
-        retry=ABANDONED_RETRY,
-    )
+    the run's jobs this is (each goes on from where the one before stopped); ``at``: not before then
+    (epoch seconds; the keeper moves it onto the lane when due)."""
+    queue = resync_queue(conn)
+    options: dict[str, Any] = {
+        "args": (run_id, kind, since, subject, by, via),
+        "job_id": f"run-{run_id}-{part}",
+        "timeout": defaults.RESYNC_JOB_TIMEOUT_S,
+        "result_ttl": defaults.EVENT_JOB_RESULT_TTL_S,
+        "failure_ttl": defaults.JOB_FAILURE_TTL_S,
+        "description": f"{kind} {subject or ('since ' + since if since else 'everything')} ({run_id})",
+        "meta": {"run_id": run_id, "part": part},
+        "retry": ABANDONED_RETRY,
+    }
+    if at is not None and at > time.time():
+        # RQ schedules by whole seconds (rounding down): round up, never before it may go.
+        job = queue.enqueue_at(datetime.fromtimestamp(math.ceil(at), UTC), RUN_JOB_FUNC, **options)
+    else:
+        job = queue.enqueue_call(RUN_JOB_FUNC, **options)
     return str(job.id)
 
 

@@ -214,7 +214,9 @@ def run_resync(
         except runner.RunBusy as busy:
             return {"outcome": "busy", "reason": str(busy)}
         if run.status == "running":
-            job_queues.enqueue_run(conn, run_id, kind, since, subject, by, via, part=_part(job) + 1)
+            job_queues.enqueue_run(
+                conn, run_id, kind, since, subject, by, via, part=_part(job) + 1, at=run.resume_at
+            )
         return {"outcome": run.status, **run.as_json()}
 
 

@@ -11,7 +11,8 @@
 
 Each page is handled whole (``Context.offer``) before the next is read, and the run's record keeps where
 it got to (the export's cursor; the newest ``updated`` handled), so memory holds one page and a run killed
-half-way goes on from its last page.
+half-way goes on from its last page. The export has a rate limit of its own (10 requests a minute, 30 with
+High Volume): a run asks it at most ``BRIDGE_ZENDESK_EXPORT_PER_MINUTE`` times a minute, for pages of 1,000.
 
 A catch-up's event is a delivery like any other, not a fresh read (``data.from_source`` false): it may wait
 in the resync lane while live deliveries overtake it, and must then lose to them. When its state and a
@@ -60,14 +61,20 @@ def tickets(ctx: Context, since: datetime) -> None:
     assert zendesk is not None
     cursor = ctx.run.cursors.get("zendesk")
     start = min(int(since.timestamp()), int(time.time()) - defaults.ZENDESK_EXPORT_LAG_S)
+    interval = 60.0 / ctx.settings.zendesk_export_per_minute
     while True:
         ctx.keep_going()
+        # The export's own rate limit (BRIDGE_ZENDESK_EXPORT_PER_MINUTE), across a run's jobs: a 429 from it
+        # would pause every Zendesk call of the bridge (bridge/guard.py).
+        ctx.not_before(float(ctx.run.cursors.get("zendesk_at") or 0) + interval)
+        ctx.run.cursors["zendesk_at"] = str(time.time())
+        runs.save_cursor(ctx.conn, ctx.run.id, "zendesk_at", ctx.run.cursors["zendesk_at"])
         page = ctx.read(
             partial(
                 zendesk.export_tickets,
                 start_time=None if cursor else start,
                 cursor=cursor,
-                per_page=defaults.RESYNC_PAGE,
+                per_page=defaults.ZENDESK_EXPORT_PAGE,
             )
         )
         ctx.offer([ticket_event(ctx, ticket) for ticket in page.tickets])

@@ -48,7 +48,12 @@ T = TypeVar("T")
 
 
 class Paused(Exception):  # not an error: a run's job hands over to the next
-    """A run stopped between two pages: its job's time is up; a new job goes on from its cursors."""
+    """A run stopped between two pages: its job's time is up, or its next read may not go before ``at``
+    (epoch seconds); a new job goes on from its cursors (then)."""
+
+    def __init__(self, run_id: str, at: float | None = None) -> None:
+        super().__init__(run_id)
+        self.at = at
 
 
 def _ignore(row: Row) -> None:
@@ -84,6 +89,15 @@ class Context:
         """Mark the end of a page (its cursor saved): raise ``Paused`` when the run's time in this job is up."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise Paused(self.run.id)
+
+    def not_before(self, at: float) -> None:
+        """Wait until ``at`` (epoch seconds) before the next read: a job hands over to one scheduled then
+        (``Paused``), instead of holding a worker; a run in a terminal sleeps (renewing its lock)."""
+        while (wait := at - time.time()) > 0:
+            if self.deadline is not None:
+                raise Paused(self.run.id, at)
+            self.keep_going()
+            time.sleep(min(wait, defaults.RUN_READ_WAIT_MAX_S))
 
     def read(self, call: Callable[[], T]) -> T:
         """Make one read of a source, waiting out its destination's gate (rate limit, 429 pause, open

@@ -92,7 +92,8 @@ def execute(
             catchup.catch_up(ctx, started)
         else:
             audit.audit(ctx, started or None)
-    except Paused:
+    except Paused as paused:
+        runs.resume_at(conn, run.id, paused.at)
         return runs.load(conn, run.id) or run  # the lock stays with the run: its next job goes on
     except Exception as error:
         runs.finish(conn, run.id, f"{type(error).__name__}: {error}")

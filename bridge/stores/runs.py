@@ -50,6 +50,8 @@ class Run:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     cursors: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    resume_at: float | None = None
+    """When a run's next job may go on (epoch seconds; None: at once)."""
 
     def as_json(self) -> dict[str, Any]:
         """The run as the ops API shows it (times in epoch seconds)."""
@@ -111,6 +113,11 @@ def count(conn: Redis, run_id: str, **added: int) -> None:
 def save_cursor(conn: Redis, run_id: str, name: str, value: str) -> None:
     """Remember where a run got to in one of its passes (``name``): a resumed run goes on from there."""
     conn.hset(keys.RUN_KEY.format(run_id=run_id), f"cursor:{name}", value)
+
+
+def resume_at(conn: Redis, run_id: str, at: float | None) -> None:
+    """Note when the run's next job may go on (None: at once)."""
+    conn.hset(keys.RUN_KEY.format(run_id=run_id), "resume_at", "" if at is None else str(at))
 
 
 def finish(conn: Redis, run_id: str, error: str = "") -> None:
@@ -209,4 +216,5 @@ def _parse(run_id: str, raw: dict[Any, Any]) -> Run:
         counts={name: int(fields.get(name) or 0) for name in COUNTS},
         cursors={name[7:]: value for name, value in fields.items() if name.startswith("cursor:")},
         error=fields.get("error", ""),
+        resume_at=float(fields["resume_at"]) if fields.get("resume_at") else None,
     )

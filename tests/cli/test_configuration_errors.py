@@ -42,6 +42,7 @@ BAD_VALUES = {
     "BRIDGE_LOG_LEVEL": "loud",
     "BRIDGE_RESYNC_EVERY_S": "hourly",
     "BRIDGE_RECONCILE_EVERY_S": "0",
+    "BRIDGE_ZENDESK_EXPORT_PER_MINUTE": "fast",
     "OTEL_SDK_DISABLED": "perhaps",
     "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment",
     "OTEL_TRACES_EXPORTER": "jaeger",

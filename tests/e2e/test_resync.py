@@ -126,7 +126,13 @@ def test_a_status_changed_behind_the_bridges_back_is_caught_up(e2e: Bridge) -> N
 
 
 def test_a_ticket_and_issue_delivered_and_unchanged_cost_no_write_call(e2e: Bridge) -> None:
-    e2e.wait_event(e2e.jira(e2e.issue("RSU-1")).json()["event_id"], ("done", "skipped"))
+    # The issue as Jira delivered it: the site's fields at the time of its last change.
+    payload = e2e.issue("RSU-1")
+    (issue,) = [found for found in e2e.control.state()["jira"]["issues"] if found["key"] == "RSU-1"]
+    payload["issue"]["fields"] = issue["fields"]
+    updated = datetime.strptime(issue["fields"]["updated"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    payload["timestamp"] = int(updated.timestamp() * 1000)
+    e2e.wait_event(e2e.jira(payload).json()["event_id"], ("done", "skipped"))
     e2e.ticket("7004", keys="RSU-1", subject="Cannot check out with an EU card", status="open")
     payload = samples.zendesk_trigger("7004", "RSU-1")
     payload["ticket"]["priority"] = ""

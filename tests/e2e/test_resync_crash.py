@@ -14,15 +14,16 @@ from tests.e2e.conftest import Bridge, wait_until
 from tests.e2e.test_resync import bridge_command, second_run_writes_nothing, since, writes
 
 TICKETS = 250
-"""Three pages of the export (``RESYNC_PAGE`` = 100)."""
+"""Three pages of Jira's search (``RESYNC_PAGE`` = 100)."""
 
 
 def test_a_run_killed_half_way_resumes_and_makes_each_effect_once(e2e: Bridge) -> None:
     for n in range(TICKETS):
+        e2e.control.seed_issue(f"RSK-{n + 1}")
         e2e.ticket(str(7500 + n), keys=f"RSK-{n + 1}", subject=f"Changed while down {n}")
     e2e.control.clear_calls()
-    # Each page of the export takes a second: the run is killed after its first page.
-    slow = e2e.control.add_fault(api="zendesk", path="incremental", delay_s=1.0)
+    # Each page of Jira's search takes a second: the run is killed after its first page of issues.
+    slow = e2e.control.add_fault(api="jira", path="search", delay_s=1.0)
     started_at = since()
     killed = subprocess.Popen(
         [sys.executable, "-m", "bridge", "resync", "--since", started_at],
@@ -31,9 +32,9 @@ def test_a_run_killed_half_way_resumes_and_makes_each_effect_once(e2e: Bridge) -
         stderr=subprocess.DEVNULL,
     )
     run = wait_until(
-        lambda: next((run for run in runs.recent(e2e.redis, 5) if run.cursors.get("zendesk")), None),
+        lambda: next((run for run in runs.recent(e2e.redis, 5) if run.cursors.get("jira")), None),
         30,
-        "the first page's cursor",
+        "the first page of issues",
     )
     killed.send_signal(signal.SIGKILL)
     killed.wait()
