@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import httpx
 
-from bridge import samples
+from bridge import job_queues, samples
 from bridge.stores import runs
 from tests.e2e.conftest import OPS_PASSWORD, OPS_USER, Bridge, wait_until
 from tests.e2e.test_resync import bridge_command, remote_links, since, zendesk_links
 
-BRIDGE_ENV = {"BRIDGE_RESYNC_EVERY_S": "3600", "BRIDGE_RECONCILE_EVERY_S": "3600"}
-"""A scheduled catch-up and link audit as soon as the worker's keeper starts (then hourly)."""
+BRIDGE_ENV = {
+    "BRIDGE_RESYNC_EVERY_S": "3600",
+    "BRIDGE_RECONCILE_EVERY_S": "3600",
+    "BRIDGE_ZENDESK_EXPORT_PER_MINUTE": "30",
+}
+"""A scheduled catch-up and link audit as soon as the worker's keeper starts (then hourly); the export
+asked at most every 2 s."""
 
 
 def browser(e2e: Bridge) -> httpx.Client:
@@ -108,3 +113,20 @@ def test_metrics_show_the_newest_run(e2e: Bridge) -> None:
     assert 'bridge_run_running{kind="resync"} 0.0' in metrics
     assert 'bridge_run_failed{kind="resync"} 0.0' in metrics
     assert 'bridge_queued_jobs{queue="bridge-resync"}' in metrics
+
+
+def test_a_run_in_the_workers_goes_in_jobs_and_waits_for_the_exports_rate_limit(e2e: Bridge) -> None:
+    for n in range(1100):  # two pages of the export, the second due 2 s after the first
+        e2e.control.put_ticket(str(9000 + n), subject=f"Quiet {n}", status="open")
+    run_id = runs.new_run_id("resync")
+
+    job_queues.enqueue_run(e2e.redis, run_id, "resync", since(), via="test")
+
+    done = wait_until(
+        lambda: (run := runs.load(e2e.redis, run_id)) is not None and run.status == "done" and run,
+        60,
+        "the run",
+    )
+    assert done.counts["read"] >= 1100
+    parts = [key for key in e2e.redis.scan_iter(f"rq:job:run-{run_id}-*")]
+    assert len(parts) >= 2, "the run went on in a job scheduled for when the export may be asked again"
