@@ -1,7 +1,7 @@
 """Link audit: the three views of the links — Zendesk's Jira links, the Jira remote links on the linked
 issues, the bridge's index — against what the rules want for each ticket's applied state.
 
-Two passes, each paged and resumable (the run's ``cursor:links`` and ``cursor:tickets``):
+Three passes, each paged and resumable (the run's ``cursor:links``, ``cursor:tickets``, ``cursor:issues``):
 
 1. **Zendesk's links** (cursor list, ``AUDIT_LINK_PAGE`` at a time): a link the index does not know (an
    agent made it, or its delivery was lost) goes into the index, and its ticket is planned again, so the
@@ -11,6 +11,7 @@ Two passes, each paged and resumable (the run's ``cursor:links`` and ``cursor:ti
    must be on its issue with every field the rules write (title, summary, URL, status…); a Zendesk link to
    create must be at Zendesk; a link to delete must be gone. A Zendesk link the index remembers but Zendesk
    lost leaves the index (the create would trust it otherwise).
+3. **Each issue the bridge knows**: the Salesforce associations the rules add for it must be on the issue.
 
 A ticket out of line is planned again (``Context.replan``: once per run, on the resync lane); a re-plan
 has a new version, so its calls are made anew, exactly as the rules write them. A ticket in line costs
@@ -32,9 +33,11 @@ from bridge.rules.model import PlannedAction
 from bridge.stores import links, runs, subjects
 from bridge.upstreams.jira.actions import remote_link_of
 from bridge.upstreams.jira.client import JiraClient, RemoteLink
+from bridge.upstreams.salesforce.client import SalesforceConnectorClient
 from bridge.upstreams.zendesk.client import JiraLink, ZendeskClient
 
 TICKET_PATTERN = keys.SUBJECT_KEY.format(kind=ordering.TICKET, subject_id="*")
+ISSUE_PATTERN = keys.SUBJECT_KEY.format(kind=ordering.ISSUE, subject_id="*")
 
 
 def audit(ctx: Context, since: datetime | None = None) -> None:
@@ -44,7 +47,12 @@ def audit(ctx: Context, since: datetime | None = None) -> None:
         ctx.run.cursors["links"] = DONE
         if not ctx.dry_run:
             runs.save_cursor(ctx.conn, ctx.run.id, "links", DONE)
-    tickets(ctx)
+    if ctx.run.cursors.get("tickets") != DONE:
+        tickets(ctx)
+        ctx.run.cursors["tickets"] = DONE
+        if not ctx.dry_run:
+            runs.save_cursor(ctx.conn, ctx.run.id, "tickets", DONE)
+    issues(ctx)
 
 
 def zendesk_links(ctx: Context, since: datetime | None) -> None:
@@ -90,6 +98,54 @@ def tickets(ctx: Context) -> None:
         if cursor == 0:
             return
         ctx.page_done()
+
+
+def issues(ctx: Context) -> None:
+    """Pass 3: each issue the bridge knows, against its Salesforce associations (added, never removed, by
+    the rules: an association to add must be on the issue)."""
+    if ctx.clients.get("salesforce", SalesforceConnectorClient) is None:
+        return
+    cursor = int(ctx.run.cursors.get("issues") or 0)
+    while True:
+        ctx.keep_going()
+        cursor, found = ctx.conn.scan(cursor, match=ISSUE_PATTERN, count=defaults.AUDIT_LINK_PAGE)
+        for raw in found:
+            check_issue(ctx, text(raw).rsplit(":", 1)[1])
+        runs.count(ctx.conn, ctx.run.id, read=len(found))
+        if not ctx.dry_run:
+            runs.save_cursor(ctx.conn, ctx.run.id, "issues", str(cursor))
+        if cursor == 0:
+            return
+        ctx.page_done()
+
+
+def check_issue(ctx: Context, issue_id: str) -> bool:
+    """Check one issue's Salesforce associations against the rules'; plan it again when one is missing."""
+    stored = subjects.load(ctx.conn, ordering.ISSUE, issue_id)
+    salesforce = ctx.clients.get("salesforce", SalesforceConnectorClient)
+    if stored is None or salesforce is None:
+        return False
+    _, _, _, actions = ctx.planner().preview(applied_event(stored, f"audit:{ctx.run.id}"))
+    wanted = [action for action in actions if action.kind == "salesforce.associations.add"]
+    if not wanted:
+        return False
+    try:
+        present = {
+            (found.son, found.soid) for found in ctx.read(lambda: salesforce.list_associations(issue_id))
+        }
+    except (UpstreamError, DestinationHeld):
+        runs.count(ctx.conn, ctx.run.id, errors=1)
+        return False
+    missing = [
+        f"{item['son']} {item['soid']}"
+        for action in wanted
+        for item in action.params.get("associations") or []
+        if (item.get("son"), item.get("soid")) not in present
+    ]
+    if not missing:
+        return False
+    ctx.replan(ordering.ISSUE, issue_id, f"Salesforce association missing: {', '.join(missing)}", actions)
+    return True
 
 
 def check_ticket(ctx: Context, ticket_id: str) -> bool:

@@ -13,8 +13,9 @@ import pytest
 
 from bridge import samples
 from bridge.stores import audit, runs
+from bridge.upstreams.salesforce.sandbox import SalesforceApi
 from bridge.upstreams.sandbox import SandboxConfig
-from tests.e2e.conftest import Bridge, wait_until
+from tests.e2e.conftest import SALESFORCE_FIELD, Bridge, wait_until
 from tests.e2e.test_resync import (
     bridge_command,
     remote_links,
@@ -145,3 +146,23 @@ def test_a_dry_run_audit_calls_nothing(e2e: Bridge) -> None:
     assert run.dry_run
     assert run.counts["planned"] >= 1
     assert run.counts["repaired"] == 0
+
+
+def test_a_salesforce_association_removed_by_hand_comes_back(e2e: Bridge) -> None:
+    payload = e2e.issue("REC-7", **{SALESFORCE_FIELD: "500A000081, 500A000082"})
+    e2e.wait_event(e2e.jira(payload).json()["event_id"])
+    wait_until(lambda: len(associations(e2e, "REC-7")) == 2, what="the associations")
+    connector = e2e.sandbox.sandbox.apis["salesforce"]
+    assert isinstance(connector, SalesforceApi)
+    connector.associations[payload["issue"]["id"]].pop(("Case", "500A000082"))  # removed by hand
+
+    done = bridge_command(e2e, "reconcile")
+
+    assert "Salesforce association missing: Case 500A000082" in done.stdout
+    wait_until(lambda: len(associations(e2e, "REC-7")) == 2, what="the association back")
+    second_run_writes_nothing(e2e, "reconcile")
+
+
+def associations(e2e: Bridge, key: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = e2e.control.state()["salesforce"]["associations"].get(key, [])
+    return found
