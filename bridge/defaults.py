@@ -201,3 +201,42 @@ DEFAULT_WORKER_LEASE_S = 8
 a sign of life. A worker renews them every quarter of it (a thread of its own, while the job runs), so a
 worker killed outright (SIGKILL, the OOM killer, a lost node) gives its work up within this and another
 worker takes it over at the next cleanup, a quarter later: about 10 s in all at the default."""
+
+# Catch-up from the sources and link audits (bridge/resync/)
+
+RUN_TTL_S = 30 * 24 * 3600
+"""How long a run's record is kept."""
+
+RUNS_MAX = 200
+"""Runs listed (the newest); older ones' records expire with ``RUN_TTL_S``."""
+
+RUN_LOCK_TTL_S = 60
+"""A run's lock lapses this long after its last page (a killed run is taken over after about this)."""
+
+RESYNC_PAGE = 100
+"""Issues read per page of a catch-up (Jira's search gives at most 100 with their fields)."""
+
+ZENDESK_EXPORT_PAGE = 1000
+"""Tickets per page of Zendesk's incremental export (its largest): its own rate limit makes few pages best."""
+
+AUDIT_LINK_PAGE = 100
+"""Zendesk links read per page of a link audit."""
+
+ZENDESK_EXPORT_LAG_S = 60
+"""Zendesk's incremental export refuses a ``start_time`` less than a minute old."""
+
+RESYNC_JOB_TIMEOUT_S = 6 * 3600
+"""A scheduled run's job timeout: a run pages at its destinations' rate limits through the whole account."""
+
+RESYNC_OVERLAP_S = 300
+"""A scheduled catch-up reads from this long before the last one started (clocks, changes made meanwhile)."""
+
+RUN_READ_ATTEMPTS = 8
+"""Tries of one read of a run (a page, a ticket's links) before the run fails (and is resumed later)."""
+
+RUN_READ_WAIT_MAX_S = 30.0
+"""Longest a run waits between two tries of a read (it renews its lock meanwhile)."""
+
+RUN_JOB_BUDGET_S = 2.0
+"""How long one job of a scheduled run pages before it hands over to a new job at the back of the resync
+lane: a worker between two of a run's jobs takes the live events waiting first."""

@@ -15,12 +15,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis import Redis
 
 from bridge import defaults
 from bridge.errors import DestinationHeld
 from bridge.stores import breaker, ratelimit
+from bridge.upstreams import DESTINATIONS
+
+if TYPE_CHECKING:
+    from bridge.settings import Settings
+    from bridge.upstreams import Clients
 
 log = logging.getLogger("bridge.worker")
 
@@ -165,3 +171,18 @@ class DestinationGuard:
 
 def _clock(moment: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(moment)) + "Z"
+
+
+def guard_all(conn: Redis, clients: Clients, settings: Settings) -> dict[str, DestinationGuard]:
+    """Put a gate in front of each configured client's requests and return the gates by destination: a
+    worker process does it at start, and so does a command that reads upstreams in bulk (``bridge
+    resync``), which then shares the workers' rate limits, pauses and circuits."""
+    guards = {
+        name: DestinationGuard(
+            conn, name, settings.rate_limits.get(name, 0.0), probe_lease_s=settings.worker_lease_s * 2
+        )
+        for name in DESTINATIONS
+        if name in clients
+    }
+    clients.guard_with(guards.__getitem__)
+    return guards

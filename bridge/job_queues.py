@@ -25,6 +25,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from bridge import defaults, tracing
+from bridge.event import Event
 from bridge.settings import Settings
 from bridge.stores import batches
 from bridge.upstreams import DESTINATIONS
@@ -33,6 +34,10 @@ log = logging.getLogger("bridge.worker")
 
 EVENTS_QUEUE = "bridge-events"
 """RQ queue the receiver puts normalized events on."""
+
+RESYNC_QUEUE = "bridge-resync"
+"""RQ queue of catch-up and link-audit work (runs, the events and re-plans they make): workers take from it
+last, so it never holds up a live delivery."""
 
 DESTINATION_QUEUE = "bridge-calls-{destination}"
 """RQ queue of one destination's calls (its drain jobs, retries and requeued failures)."""
@@ -52,6 +57,9 @@ AGAIN_JOB_FUNC = "workers.jobs.make_again"
 REPLAN_JOB_FUNC = "workers.jobs.replan_subject"
 """Import path of the job that plans a ticket or issue again from its newest state (bridge/planner.py)."""
 
+RUN_JOB_FUNC = "workers.jobs.run_resync"
+"""Import path of the job that makes one catch-up or link-audit run (bridge/resync/)."""
+
 REPLAY_OF_TRACE = "replay_of_trace"
 """Key of a replay job's meta holding the ``traceparent`` of the event it replays (its span links there);
 ``bridge.tracing.TRACEPARENT`` holds the trace the job continues."""
@@ -62,10 +70,13 @@ purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, 
 
 
 def queue_names() -> list[str]:
-    """Return the queues a worker listens on, in priority order: events first, then each destination."""
-    return [EVENTS_QUEUE] + [
-        DESTINATION_QUEUE.format(destination=destination) for destination in DESTINATIONS
-    ]
+    """Return the queues a worker listens on, in priority order: events first, then each destination,
+    then the resync lane."""
+    return (
+        [EVENTS_QUEUE]
+        + [DESTINATION_QUEUE.format(destination=destination) for destination in DESTINATIONS]
+        + [RESYNC_QUEUE]
+    )
 
 
 def destination_of(queue_name: str) -> str | None:
@@ -92,9 +103,16 @@ def traced(meta: dict[str, Any]) -> dict[str, Any]:
     return {**meta, tracing.TRACEPARENT: current} if current else meta
 
 
-def enqueue_replan(conn: Redis, pipe: Pipeline, kind: str, subject_id: str, cause: str) -> None:
-    """Queue a re-plan of a subject on the events queue, in the caller's transaction (``pipe``)."""
-    events_queue(conn).enqueue_call(
+def resync_queue(conn: Redis) -> Queue:
+    """Return the resync lane."""
+    return Queue(RESYNC_QUEUE, connection=conn, serializer=JSONSerializer)
+
+
+def enqueue_replan(
+    conn: Redis, pipe: Pipeline, kind: str, subject_id: str, cause: str, queue: str = EVENTS_QUEUE
+) -> None:
+    """Queue a re-plan of a subject (on the events queue, or ``queue``), in the caller's transaction."""
+    Queue(queue, connection=conn, serializer=JSONSerializer).enqueue_call(
         REPLAN_JOB_FUNC,
         args=(kind, subject_id, cause),
         timeout=defaults.EVENT_JOB_TIMEOUT_S,
@@ -105,6 +123,57 @@ def enqueue_replan(conn: Redis, pipe: Pipeline, kind: str, subject_id: str, caus
         retry=ABANDONED_RETRY,
         pipeline=pipe,
     )
+
+
+def enqueue_resync_event(conn: Redis, pipe: Pipeline, event: Event) -> None:
+    """Queue a catch-up's event on the resync lane (the ordinary event job), in the caller's transaction."""
+    subject = event["subject"]
+    resync_queue(conn).enqueue_call(
+        EVENT_JOB_FUNC,
+        args=(event,),
+        timeout=defaults.EVENT_JOB_TIMEOUT_S,
+        result_ttl=defaults.EVENT_JOB_RESULT_TTL_S,
+        failure_ttl=defaults.JOB_FAILURE_TTL_S,
+        description=f"{event['type']} {subject['kind']} {subject.get('key') or subject['id']} ({event['delivery_id']})",
+        meta=traced({"event_id": event["id"]}),
+        retry=ABANDONED_RETRY,
+        pipeline=pipe,
+    )
+
+
+def enqueue_run(
+    conn: Redis,
+    run_id: str,
+    kind: str,
+    since: str = "",
+    subject: str = "",
+    by: str = "bridge",
+    via: str = "schedule",
+    part: int = 1,
+    at: float | None = None,
+) -> str:
+    """Queue a catch-up (``resync``) or link audit (``reconcile``) run on the resync lane; return its job id.
+
+    ``subject``: ``zendesk:<ticket id>`` or ``jira:<issue key or id>`` for one subject; ``part``: which of
+    the run's jobs this is (each goes on from where the one before stopped); ``at``: not before then
+    (epoch seconds; the keeper moves it onto the lane when due)."""
+    queue = resync_queue(conn)
+    options: dict[str, Any] = {
+        "args": (run_id, kind, since, subject, by, via),
+        "job_id": f"run-{run_id}-{part}",
+        "timeout": defaults.RESYNC_JOB_TIMEOUT_S,
+        "result_ttl": defaults.EVENT_JOB_RESULT_TTL_S,
+        "failure_ttl": defaults.JOB_FAILURE_TTL_S,
+        "description": f"{kind} {subject or ('since ' + since if since else 'everything')} ({run_id})",
+        "meta": {"run_id": run_id, "part": part},
+        "retry": ABANDONED_RETRY,
+    }
+    if at is not None and at > time.time():
+        # RQ schedules by whole seconds (rounding down): round up, never before it may go.
+        job = queue.enqueue_at(datetime.fromtimestamp(math.ceil(at), UTC), RUN_JOB_FUNC, **options)
+    else:
+        job = queue.enqueue_call(RUN_JOB_FUNC, **options)
+    return str(job.id)
 
 
 def enqueue_due(conn: Redis, names: Iterable[str] | None = None) -> int:

@@ -138,6 +138,28 @@ IN_FLIGHT_KEY = PREFIX + "calls:in-flight:{job_id}"
 IN_FLIGHT_JOBS_KEY = PREFIX + "calls:in-flight"
 """Set of ``destination|job id`` of the drain jobs holding a unit (the maintenance checks them); no TTL."""
 
+# Catch-up from the sources and link audits (bridge/resync/, bridge/stores/runs.py)
+
+RUN_KEY = PREFIX + "run:{run_id}"
+"""Hash: one resync or reconcile run — kind, since, who, started/finished, status, counts (read, planned,
+repaired, errors), its last error and where it got to (cursors), so a run killed half-way resumes; a
+month (``RUN_TTL_S``)."""
+
+RUNS_KEY = PREFIX + "runs"
+"""Sorted set of run ids by start time (epoch s), the newest ``RUNS_MAX`` kept; no TTL."""
+
+RUN_LOCK_KEY = PREFIX + "lock:run:{kind}"
+"""The run of a kind (``resync``, ``reconcile``) under way: its id; ``RUN_LOCK_TTL_S``, renewed each page,
+so a killed run's lock lapses and the next run takes over its cursor."""
+
+RUN_DUE_KEY = PREFIX + "run-due:{kind}"
+"""Flag: a scheduled run of a kind was started this interval (the workers' keeper starts one a
+BRIDGE_RESYNC_EVERY_S / BRIDGE_RECONCILE_EVERY_S); the interval."""
+
+RUN_SEEN_KEY = PREFIX + "run:{run_id}:seen"
+"""Set of the subjects a run already planned again (``ticket:5001``), so a subject found drifted twice in
+one run is planned once; ``RUN_TTL_S``."""
+
 # RQ's own layout, written by the receiver's enqueue script (rq.job.Job.key_for, rq.queue.Queue.key)
 
 RQ_JOB_KEY = "rq:job:{job_id}"

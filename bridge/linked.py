@@ -117,6 +117,12 @@ def ticket_view(
     return linked, changes
 
 
+def _linked_key(planner: Planner, ticket_id: str, issue_id: str) -> str | None:
+    """The issue key the ticket's Zendesk link was made with (None: the index has no such link)."""
+    found = links.get(planner.conn, ticket_id, issue_id)
+    return found.issue_key if found is not None else None
+
+
 def issue_view(
     planner: Planner, pipe: Pipeline, view: Event, new: subjects.Stored, stored: subjects.Stored | None
 ) -> tuple[Linked, Changes]:
@@ -138,9 +144,14 @@ def issue_view(
     indexed = set(links.tickets_of(planner.conn, issue_id))
     everyone = names_now | names_before | naming | indexed | waiting
     cascades: set[str] = set(names_now ^ names_before)
-    if stored is None or deleted != deleted_before or key != key_before:
-        # First sight of the issue (it may have moved or been deleted since its tickets were planned), a
-        # deletion or a move: every ticket it concerns is planned again.
+    if stored is None and not deleted:
+        # First sight of the issue (a catch-up meets every issue once): a ticket linked under the key it
+        # has now is in line already; one linked under another key (it moved since) or naming it unlinked
+        # is planned again. Planning them all would rewrite every link of a site on its first catch-up.
+        cascades |= (naming | waiting) - indexed
+        cascades |= {ticket_id for ticket_id in indexed if _linked_key(planner, ticket_id, issue_id) != key}
+    elif stored is None or deleted != deleted_before or key != key_before:
+        # A deletion or a move: every ticket it concerns is planned again.
         cascades |= everyone
     named = set() if deleted else names_now
     was_named = set() if deleted_before else names_before

@@ -150,12 +150,13 @@ class Planner:
         history.save_event(self.conn, copy, self.settings.record_retention_s)
         return self._plan_stateless(copy, override)
 
-    def preview(self, event: Event) -> tuple[str, Event, Linked, list[PlannedAction]]:
+    def preview(self, event: Event, look_up: bool = False) -> tuple[str, Event, Linked, list[PlannedAction]]:
         """What planning would make of ``event`` now, writing nothing: how it orders against the applied
         state (``newer``, ``older``, ``same``, ``ambiguous`` or ``stateless``), the event the rules would see
         (an event that is not newer shows its subject's newest state instead), ``linked`` and the actions.
 
-        No source is read, and keys are looked up only among the ids the bridge remembers.
+        No source is read, and keys are looked up only among the ids the bridge remembers (with
+        ``look_up``, a key it does not know is looked up in Jira: a read, whose id it then remembers).
         """
         candidate = ordering.candidate_of(event)
         if candidate is None:
@@ -173,7 +174,8 @@ class Planner:
             new = subjects.Stored(
                 candidate.kind, candidate.id, candidate.sequence, 1, dict(merged), view["id"]
             )
-            planner = Planner(self.conn, self.rules, self.settings, Clients())  # no lookups upstream
+            # No lookups upstream unless asked for.
+            planner = Planner(self.conn, self.rules, self.settings, self.clients if look_up else Clients())
             if candidate.kind == ordering.TICKET:
                 linked, _ = ticket_view(planner, pipe, view, new, stored)
             else:
@@ -322,6 +324,12 @@ class Planner:
                 return _unknown_event(kind, subject_id, reason)
             # Nothing to ask: the state delivered last wins the tie (the senders mostly keep order).
             return {**delivered, "data": {**delivered.get("data", {}), "from_source": True}}
+
+
+def applied_event(stored: subjects.Stored, reason: str) -> Event:
+    """The event the rules see for a subject's applied state (``delivery_id`` ``replan:<reason>``): what a
+    link audit compares the upstreams with."""
+    return _replay_event(stored, reason)
 
 
 def _replay_event(stored: subjects.Stored, reason: str) -> Event:

@@ -345,6 +345,13 @@ class Settings(BaseSettings):
     rate_limit_zendesk: RateLimit = _env("BRIDGE_RATE_LIMIT_ZENDESK", 0.0)
     rate_limit_salesforce: RateLimit = _env("BRIDGE_RATE_LIMIT_SALESFORCE", 0.0)
     rate_limit_jsm: RateLimit = _env("BRIDGE_RATE_LIMIT_JSM", 0.0)
+    # How often the workers start a catch-up from the sources and a link audit (unset: never by themselves).
+    resync_every_s: Annotated[int | None, _whole(minimum=1)] = _env("BRIDGE_RESYNC_EVERY_S")
+    reconcile_every_s: Annotated[int | None, _whole(minimum=1)] = _env("BRIDGE_RECONCILE_EVERY_S")
+    # Zendesk's incremental export has its own rate limit: 10 requests a minute, 30 with High Volume.
+    zendesk_export_per_minute: Annotated[int, _whole(minimum=1)] = _env(
+        "BRIDGE_ZENDESK_EXPORT_PER_MINUTE", 10
+    )
     dashboard_user: Text = _env("BRIDGE_DASHBOARD_USER")
     dashboard_password: SecretText = _env("BRIDGE_DASHBOARD_PASSWORD")
     log_level: Annotated[str, BeforeValidator(_log_level)] = _env("BRIDGE_LOG_LEVEL", "INFO")

@@ -35,6 +35,7 @@ from bridge.errors import CallFailed, EventFailed, RetryLater, RuleError
 from bridge.event import Event
 from bridge.job_queues import ABANDONED_RETRY, REPLAY_OF_TRACE, destination_queue
 from bridge.planner import Plan
+from bridge.resync import runner
 from bridge.rules.model import PlannedAction
 from bridge.stores import audit, batches, history
 from bridge.tracing import TRACEPARENT
@@ -185,6 +186,42 @@ def make_again(event_id: str, override: dict[str, str], attempt: int = 1) -> dic
             ok, detail = _again_outcome(conn, result)
             audit.record(conn, **_who(override), action="replay-again", target=event_id, ok=ok, detail=detail)
         return result
+
+
+def run_resync(
+    run_id: str, kind: str, since: str = "", subject: str = "", by: str = "bridge", via: str = "schedule"
+) -> dict[str, Any]:
+    """Make a catch-up or link-audit run for ``RUN_JOB_BUDGET_S`` (bridge/resync/); queue its next job on
+    the resync lane while it is not over, so live events waiting meanwhile go first."""
+    job = _current_job()
+    conn: Redis = job.connection
+    worker = process.current()
+    with _job_span(job, "run_resync", **{"bridge.run_id": run_id, "bridge.run_kind": kind}):
+        try:
+            run = runner.execute(
+                conn,
+                worker.clients,
+                worker.settings,
+                worker.rules,
+                kind,
+                since=datetime.fromisoformat(since) if since else None,
+                subject=subject,
+                by=by,
+                via=via,
+                run_id=run_id,
+                budget_s=defaults.RUN_JOB_BUDGET_S,
+            )
+        except runner.RunBusy as busy:
+            return {"outcome": "busy", "reason": str(busy)}
+        if run.status == "running":
+            job_queues.enqueue_run(
+                conn, run_id, kind, since, subject, by, via, part=_part(job) + 1, at=run.resume_at
+            )
+        return {"outcome": run.status, **run.as_json()}
+
+
+def _part(job: Job) -> int:
+    return int(job.meta.get("part") or 1)
 
 
 def _who(override: dict[str, str]) -> dict[str, str]:

@@ -28,7 +28,9 @@ from redis.exceptions import RedisError
 
 from bridge import job_queues, keys
 from bridge.executor import Executor
+from bridge.resync import runner
 from bridge.settings import Settings
+from bridge.stores import runs
 
 if TYPE_CHECKING:
     from workers.worker import BridgeWorker
@@ -99,10 +101,27 @@ class Keeper(threading.Thread):
         if self.conn.set(keys.SCHEDULE_LOCK_KEY, self.worker.name, nx=True, px=int(SCHEDULE_TICK_S * 900)):
             job_queues.enqueue_due(self.conn)
 
+    def start_due_runs(self) -> None:
+        """Queue a catch-up and a link audit once every BRIDGE_RESYNC_EVERY_S / BRIDGE_RECONCILE_EVERY_S
+        (whichever worker's keeper sees it due first; none while a run of its kind is under way)."""
+        for kind, every in (
+            ("resync", self.settings.resync_every_s),
+            ("reconcile", self.settings.reconcile_every_s),
+        ):
+            if not every or runs.holder(self.conn, kind) is not None:
+                continue
+            if self.conn.set(keys.RUN_DUE_KEY.format(kind=kind), self.worker.name, nx=True, ex=every):
+                since = runner.scheduled_since(self.conn, every).isoformat() if kind == "resync" else ""
+                run_id = runs.new_run_id(kind)
+                job_queues.enqueue_run(self.conn, run_id, kind, since)
+                log.info("keeper: queued a scheduled %s run %s", kind, run_id)
+
     def clean(self) -> None:
-        """Run the registries' cleanup when no other worker is running it, then arm idle waiting lists."""
+        """Run the registries' cleanup when no other worker is running it, start the runs that are due,
+        then arm idle waiting lists."""
         if not self.worker.clean_registries():
             return
+        self.start_due_runs()
         armed = job_queues.arm_idle(self.conn, self.settings)
         if armed:
             log.warning("queued drain jobs for calls left waiting: %s", ", ".join(armed))

@@ -16,12 +16,12 @@ from redis import Redis
 
 from bridge.connections import sync_client
 from bridge.executor import Executor, HeldClaims
-from bridge.guard import DestinationGuard
+from bridge.guard import DestinationGuard, guard_all
 from bridge.planner import Planner
 from bridge.rules.loader import load_rules
 from bridge.rules.ruleset import RuleSet
 from bridge.settings import Settings
-from bridge.upstreams import DESTINATIONS, Clients, clients_from_settings
+from bridge.upstreams import Clients, clients_from_settings
 
 STOPPING = threading.Event()
 """Set when the worker was asked to stop (SIGTERM): a drain finishes the unit in hand and ends."""
@@ -52,13 +52,7 @@ def _build(settings: Settings) -> WorkerProcess:
     clients = clients_from_settings(settings)
     built = WorkerProcess(settings, load_rules(settings.rules_path), clients, os.getpid())
     # The gates' own connection: redis-py's pool opens new sockets in a forked child (a worker pool's).
-    conn = sync_client(settings)
-    for name in DESTINATIONS:
-        if name in clients:
-            built.guards[name] = DestinationGuard(
-                conn, name, settings.rate_limits.get(name, 0.0), probe_lease_s=settings.worker_lease_s * 2
-            )
-    clients.guard_with(built.guards.__getitem__)
+    built.guards.update(guard_all(sync_client(settings), clients, settings))
     return built
 
 

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "replay": "bridge.cli.replay",
     "events search": "bridge.cli.events_search",
     "reconcile": "bridge.cli.reconcile",
+    "resync": "bridge.cli.resync",
     "audit": "bridge.cli.audit",
 }
 

@@ -22,11 +22,13 @@ from starlette.staticfiles import StaticFiles
 
 from bridge.errors import BadParameter, BridgeError, NotFound
 from bridge.ops import preview, service, session
+from bridge.ops import runs as ops_runs
 from bridge.ops.actor import acting, from_request
 from bridge.ops.api import page_number, registry_name
 from bridge.ops.auth import guarded
 from bridge.ops.throttle import LoginThrottle
 from bridge.settings import Settings
+from bridge.sources.refs import JIRA_KEY
 
 _templates = Environment(
     loader=PackageLoader("bridge.dashboard", "templates"), autoescape=select_autoescape(default=True)
@@ -138,7 +140,11 @@ def routes(
     async def search(request: Request) -> Response:
         query = request.query_params.get("q", "")
         data = await run(service.search, query)
-        return render(request, "search.html", data=data, query=query)
+        return render(request, "search.html", data=data, query=query, resync_source=_resync_source(query))
+
+    async def runs_page(request: Request) -> Response:
+        data = await run(ops_runs.recent)
+        return render(request, "runs.html", data=data, notice=request.query_params.get("done"))
 
     async def action(request: Request) -> Response:
         form = await request.form()
@@ -168,6 +174,8 @@ def routes(
                 done = await _act(run, name, form)
         except NotFound as error:
             return render(request, "message.html", title="Not found", message=str(error))
+        except BadParameter as error:
+            return render(request, "message.html", title="Bad request", message=str(error), status_code=400)
         separator = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{separator}{urlencode({'done': done})}", status_code=303)
 
@@ -183,6 +191,7 @@ def routes(
         Route("/dashboard/events/{event_id}", page(event)),
         Route("/dashboard/events/{event_id}/again", page(again)),
         Route("/dashboard/search", page(search)),
+        Route("/dashboard/runs", page(runs_page)),
         Route("/dashboard/actions/{action}", page(action), methods=["POST"]),
         Mount("/dashboard/static", app=static, name="dashboard-static"),
     ]
@@ -205,6 +214,9 @@ async def _act(run: Callable[..., Any], name: str, form: Any) -> str:
     if name == "replay-again":
         result = await run(service.replay, str(form.get("event_id", "")), True)
         return f"The calls of event {result['replayed']} are made again as job {result['job_id']}. {result['note']}"
+    if name == "resync":
+        result = await run(ops_runs.request_resync, str(form.get("source", "")), str(form.get("id", "")))
+        return f"Resync of {result['subject']} queued as run {result['run_id']} (see Runs)."
     if name in ("pause", "resume"):
         await run(service.set_paused, name == "pause")
         return (
@@ -213,3 +225,13 @@ async def _act(run: Callable[..., Any], name: str, form: Any) -> str:
             else "Workers resumed."
         )
     raise NotFound(f"no action {name!r}")
+
+
+def _resync_source(query: str) -> str | None:
+    """The source a search term names one subject of: a ticket id (digits) or an issue key."""
+    term = query.strip()
+    if term.isascii() and term.isdigit() and len(term) < 20:
+        return "zendesk"
+    if JIRA_KEY.fullmatch(term.upper()):
+        return "jira"
+    return None

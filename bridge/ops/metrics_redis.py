@@ -17,6 +17,10 @@ the app's async client, then renders them after the receiver's counters. When Re
 - ``bridge_circuit_trips_total{destination}``  times its circuit opened
 - ``bridge_paused_seconds{destination}``  how long a 429 still holds its requests (0: not paused)
 - ``bridge_workers``  RQ workers alive: registered, with a heartbeat key that has not expired
+- ``bridge_run_started_timestamp_seconds{kind}``, ``bridge_run_finished_timestamp_seconds{kind}``  the
+  newest catch-up (``resync``) and link audit (``reconcile``) of everything (not a dry or one-subject run)
+- ``bridge_run_count{kind,count}``  its read, planned, repaired and errors
+- ``bridge_run_failed{kind}``  1 when it failed; ``bridge_run_running{kind}`` 1 while it runs
 - ``bridge_redis_up``  1 when the read succeeded, else 0 (and none of the above)
 
 Every web replica reads the same Redis, so these figures are alike on each: aggregate them with
@@ -46,6 +50,7 @@ from starlette.responses import Response
 
 from bridge import defaults, job_queues, keys, upstreams
 from bridge.keys import DESTINATION_KEY, GATE_KEY, RQ_QUEUE_KEY
+from bridge.stores import runs
 
 CALL_OUTCOMES = {
     "ok": "done",
@@ -59,6 +64,7 @@ CALL_OUTCOMES = {
 QUEUES = (
     job_queues.EVENTS_QUEUE,
     *(job_queues.DESTINATION_QUEUE.format(destination=destination) for destination in upstreams.DESTINATIONS),
+    job_queues.RESYNC_QUEUE,
 )
 """The RQ queues the workers read."""
 
@@ -84,6 +90,20 @@ return alive
 """
 
 
+# The newest runs' records (bridge/stores/runs.py), read in the same round trip.
+_RECENT_RUNS = """
+local out = {}
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+    out[#out + 1] = redis.call('HMGET', ARGV[2] .. id, 'kind', 'status', 'subject', 'dry_run', 'started_at',
+        'finished_at', 'read', 'planned', 'repaired', 'errors')
+end
+return out
+"""
+
+RUNS_SCANNED = 50
+"""Newest runs read at a scrape to find the newest run of everything of each kind."""
+
+
 @dataclass(frozen=True)
 class Figures:
     """What Redis said at one scrape."""
@@ -96,6 +116,9 @@ class Figures:
     workers: int
     gates: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per destination: ``circuit`` (0 closed, 1 open, 2 half-open), ``trips``, ``paused_s``."""
+    runs: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per kind of run, its newest run of everything: ``started``, ``finished``, ``running``, ``failed`` and
+    the counts."""
 
 
 def received_at(event_id: bytes | str) -> float | None:
@@ -143,6 +166,7 @@ async def read(redis: Redis, now: float | None = None) -> Figures | None:
                     pipe.hmget(
                         GATE_KEY.format(destination=destination), ["open_until", "trips", "paused_until"]
                     )
+                pipe.eval(_RECENT_RUNS, 1, keys.RUNS_KEY, RUNS_SCANNED, keys.RUN_KEY.format(run_id=""))
                 replies: list[Any] = await pipe.execute()
     except (RedisError, OSError, TimeoutError):
         return None
@@ -180,7 +204,25 @@ def _figures(replies: list[Any], now: float) -> Figures:
         open_until, trips, paused_until = (float(value or 0) for value in next(answers))
         circuit = 0 if not open_until else (1 if open_until > now else 2)
         gates[destination] = {"circuit": circuit, "trips": trips, "paused_s": max(0.0, paused_until - now)}
-    return Figures(calls, waiting, oldest, queued, failed, workers, gates)
+    return Figures(calls, waiting, oldest, queued, failed, workers, gates, _runs(next(answers)))
+
+
+def _runs(rows: list[list[bytes | None]]) -> dict[str, dict[str, float]]:
+    newest: dict[str, dict[str, float]] = {}
+    for row in rows:
+        kind, status, subject, dry_run, started, finished, *counts = (
+            value.decode() if isinstance(value, bytes) else value for value in row
+        )
+        if not kind or kind in newest or subject or dry_run == "1":
+            continue
+        newest[kind] = {
+            "started": float(started or 0),
+            "finished": float(finished or 0),
+            "running": float(status == "running"),
+            "failed": float(status == "failed"),
+            **{name: float(value or 0) for name, value in zip(runs.COUNTS, counts, strict=True)},
+        }
+    return newest
 
 
 def _families(figures: Figures | None) -> Iterable[Metric]:
@@ -237,6 +279,44 @@ def _families(figures: Figures | None) -> Iterable[Metric]:
         "destination",
         {destination: gate["paused_s"] for destination, gate in figures.gates.items()},
     )
+    yield from _run_families(figures.runs)
+
+
+def _run_families(newest: dict[str, dict[str, float]]) -> Iterable[Metric]:
+    yield _gauge(
+        "bridge_run_started_timestamp_seconds",
+        "When the newest catch-up (resync) or link audit (reconcile) of everything started.",
+        "kind",
+        {kind: run["started"] for kind, run in newest.items()},
+    )
+    yield _gauge(
+        "bridge_run_finished_timestamp_seconds",
+        "When it finished (0 while it runs).",
+        "kind",
+        {kind: run["finished"] for kind, run in newest.items()},
+    )
+    yield _gauge(
+        "bridge_run_running",
+        "1 while it runs.",
+        "kind",
+        {kind: run["running"] for kind, run in newest.items()},
+    )
+    yield _gauge(
+        "bridge_run_failed",
+        "1 when it failed.",
+        "kind",
+        {kind: run["failed"] for kind, run in newest.items()},
+    )
+    counts = GaugeMetricFamily(
+        "bridge_run_count",
+        "Its counts: read (records read from the sources), planned (found out of line), repaired (put"
+        " through the rules), errors.",
+        labels=["kind", "count"],
+    )
+    for kind, run in newest.items():
+        for name in runs.COUNTS:
+            counts.add_metric([kind, name], run[name])
+    yield counts
 
 
 def _gauge(name: str, documentation: str, label: str, values: dict[str, int] | dict[str, float]) -> Metric:

@@ -196,6 +196,74 @@ def _paged(operation: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+JIRA_SUBJECT = r"^([A-Za-z][A-Za-z0-9_]{0,254}-[1-9][0-9]{0,17}|[0-9]{1,19})$"
+"""What names a Jira issue to resync: its key or its id."""
+
+_RUN = _object(
+    {
+        "id": _STRING,
+        "kind": {"type": "string", "enum": ["resync", "reconcile"]},
+        "since": _nullable("string"),
+        "subject": _nullable("string"),
+        "dry_run": _BOOLEAN,
+        "by": _STRING,
+        "via": _STRING,
+        "status": {"type": "string", "enum": ["running", "done", "failed"]},
+        "started_at": _NUMBER,
+        "finished_at": _nullable("number"),
+        "read": _INTEGER,
+        "planned": _INTEGER,
+        "repaired": _INTEGER,
+        "errors": _INTEGER,
+        "error": _nullable("string"),
+    }
+)
+
+
+def _resync(operation: dict[str, Any]) -> dict[str, Any]:
+    """The resync call's body is required: which subject."""
+    operation["post"]["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            **_object(
+                                {
+                                    "source": {"const": "zendesk"},
+                                    "id": {
+                                        "oneOf": [
+                                            {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                                            {"type": "integer", "minimum": 0},
+                                        ]
+                                    },
+                                }
+                            ),
+                            "additionalProperties": False,
+                        },
+                        {
+                            **_object(
+                                {
+                                    "source": {"const": "jira"},
+                                    "id": {
+                                        "oneOf": [
+                                            {"type": "string", "pattern": JIRA_SUBJECT},
+                                            {"type": "integer", "minimum": 0},
+                                        ]
+                                    },
+                                }
+                            ),
+                            "additionalProperties": False,
+                        },
+                    ]
+                }
+            }
+        },
+    }
+    return operation
+
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "jira-zendesk-bridge ops API", "version": "1"},
@@ -297,6 +365,19 @@ SPEC: dict[str, Any] = {
                 "limit": {"type": "integer", "minimum": 1, "maximum": AUDIT_LIMIT_MAX},
                 "before": {"type": "string", "pattern": AUDIT_ENTRY_ID},
             },
+        ),
+        "/api/ops/runs": _op(
+            "The newest catch-up (`resync`) and link-audit (`reconcile`) runs, newest first: started,"
+            " finished, status, read, planned, repaired, errors; and the run of each kind under way",
+            _object({"runs": {"type": "array", "items": _RUN}, "under_way": {"type": "object"}}),
+        ),
+        "/api/ops/resync": _resync(
+            _op(
+                "Resync one subject: read the ticket or issue from its source now and apply the rules to it"
+                " (a run on the resync lane; see /api/ops/runs)",
+                _object({"run_id": _STRING, "job_id": _STRING, "subject": _STRING}),
+                "post",
+            )
         ),
         "/api/ops/events/{event_id}/plan": _op(
             "What the current rules would plan for the event now (calls nothing): how it orders against its"

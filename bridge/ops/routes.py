@@ -7,7 +7,7 @@ from starlette.routing import BaseRoute
 
 from bridge.connections import sync_client
 from bridge.dashboard import insight, pages
-from bridge.ops import api, api_insight
+from bridge.ops import api, api_insight, api_runs
 from bridge.ops.throttle import LoginThrottle
 from bridge.settings import Settings
 
@@ -27,6 +27,7 @@ def operator_routes(settings: Settings, throttle: LoginThrottle | None = None) -
     return [
         *api.routes(settings, connection, logins),
         *api_insight.routes(settings, connection, logins),
+        *api_runs.routes(settings, connection, logins),
         *pages.routes(settings, connection, logins),
         *insight.routes(settings, connection, logins),
     ]

@@ -44,13 +44,18 @@ def read_ticket(clients: Clients, settings: Settings, ticket_id: str, delivery_i
 def read_issue(clients: Clients, settings: Settings, issue_id: str, delivery_id: str) -> Event:
     """Return issue ``issue_id`` as Jira has it now; raise ``NotConfigured`` without Jira."""
     jira = clients.need("jira", JiraClient, "JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN")
-    wanted = ["summary", "status", "issuetype", "project", "labels", "updated"]
-    wanted += [name for name in (settings.jira_zendesk_field, settings.jira_salesforce_field) if name]
     try:
-        issue = jira.get_issue(issue_id, fields=",".join(wanted))
+        issue = jira.get_issue(issue_id, fields=issue_fields(settings))
     except UpstreamNotFound:
         return _event(deleted_issue(issue_id), "jira", delivery_id)
     return _event(normalize_issue(issue, settings), "jira", delivery_id)
+
+
+def issue_fields(settings: Settings) -> str:
+    """The issue fields the bridge reads (``fields=`` of get issue and of the issue search)."""
+    wanted = ["summary", "status", "issuetype", "project", "labels", "updated"]
+    wanted += [name for name in (settings.jira_zendesk_field, settings.jira_salesforce_field) if name]
+    return ",".join(wanted)
 
 
 def normalize_ticket(ticket: Ticket, settings: Settings) -> Normalized:

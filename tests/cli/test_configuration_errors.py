@@ -40,6 +40,9 @@ BAD_VALUES = {
     "BRIDGE_RATE_LIMIT_SALESFORCE": "none",
     "BRIDGE_RATE_LIMIT_JSM": "x",
     "BRIDGE_LOG_LEVEL": "loud",
+    "BRIDGE_RESYNC_EVERY_S": "hourly",
+    "BRIDGE_RECONCILE_EVERY_S": "0",
+    "BRIDGE_ZENDESK_EXPORT_PER_MINUTE": "fast",
     "OTEL_SDK_DISABLED": "perhaps",
     "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment",
     "OTEL_TRACES_EXPORTER": "jaeger",
@@ -92,6 +95,7 @@ ARGUMENTS = {
     "replay": ["some-event"],
     "events search": ["PROJ-1"],
     "reconcile": [],
+    "resync": ["--since", "2026-12-01"],
     "audit": [],
 }
 """Every command with the arguments it needs to start."""

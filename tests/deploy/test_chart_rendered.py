@@ -213,9 +213,11 @@ def test_keda_scales_the_worker_on_every_queue_and_waiting_list(helm: Helm) -> N
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     assert scaled["spec"]["scaleTargetRef"]["name"] == WORKER
     lists = {trigger["metadata"]["listName"] for trigger in scaled["spec"]["triggers"]}
-    queues = [job_queues.EVENTS_QUEUE] + [
-        job_queues.DESTINATION_QUEUE.format(destination=d) for d in upstreams.DESTINATIONS
-    ]
+    queues = (
+        [job_queues.EVENTS_QUEUE]
+        + [job_queues.DESTINATION_QUEUE.format(destination=d) for d in upstreams.DESTINATIONS]
+        + [job_queues.RESYNC_QUEUE]
+    )
     waiting = [keys.WAITING_KEY.format(destination=d) for d in upstreams.DESTINATIONS]
     assert lists == {f"rq:queue:{queue}" for queue in queues} | set(waiting)
     assert set(queues) == set(queue_names())  # every queue the worker reads

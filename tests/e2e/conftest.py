@@ -35,6 +35,7 @@ ZENDESK_FIELD = "customfield_10050"
 SALESFORCE_FIELD = "customfield_10060"
 
 FAST_RETRIES = {
+    "BRIDGE_ZENDESK_EXPORT_PER_MINUTE": "600",  # the sandbox's export has no rate limit of its own
     "BRIDGE_RETRY_BASE_S": "0.2",
     "BRIDGE_RETRY_MAX_S": "5",
     "BRIDGE_CALLS_JOB_TIMEOUT_S": "6",

@@ -30,9 +30,9 @@ _REMOTE_LINK_OPTIONAL = {
 }
 
 
-def remote_link_upsert(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
-    jira = clients.need("jira", JiraClient, VARIABLES)
-    link = RemoteLink(
+def remote_link_of(params: dict[str, Any]) -> RemoteLink:
+    """Return the whole remote link an upsert with ``params`` writes (a link audit compares it with Jira's)."""
+    return RemoteLink(
         globalId=params["global_id"],
         relationship=params.get("relationship"),
         application=(
@@ -48,6 +48,11 @@ def remote_link_upsert(clients: Clients, conn: Redis, params: dict[str, Any], ca
             status={"resolved": bool(params["status_resolved"])} if "status_resolved" in params else None,
         ),
     )
+
+
+def remote_link_upsert(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
+    jira = clients.need("jira", JiraClient, VARIABLES)
+    link = remote_link_of(params)
     saved = jira.upsert_remote_link(params["issue"], link, idempotency_key=call.key)
     return {"id": saved.id, "created": saved.created}
 

@@ -1,4 +1,4 @@
-"""Jira Cloud platform REST v2: issue remote links and get issue (key → id).
+"""Jira Cloud platform REST v2: issue remote links and get issue (key → id); v3's issue search.
 
 https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-remote-links/
 
@@ -55,6 +55,14 @@ class RemoteLinkSaved(UpstreamModel):
     created: bool = False
 
 
+class SearchPage(UpstreamModel):
+    """One page of the enhanced issue search: its issues, and the token of the next page (None: the last)."""
+
+    issues: list[Issue] = Field(default_factory=list)
+    next_page_token: str | None = Field(default=None, alias="nextPageToken")
+    is_last: bool = Field(default=True, alias="isLast")
+
+
 class JiraClient:
     """Issue remote links and get issue, over one pooled connection to ``JIRA_BASE_URL``."""
 
@@ -70,6 +78,19 @@ class JiraClient:
             "GET", f"rest/api/2/issue/{_segment(key_or_id)}", params=params, idempotency_key=idempotency_key
         )
         return Issue.model_validate(answer)
+
+    def search(
+        self, jql: str, fields: str, next_page_token: str | None = None, max_results: int = 100
+    ) -> SearchPage:
+        """Return one page of the issues ``jql`` finds, with ``fields`` (comma-separated names).
+
+        ``GET /rest/api/3/search/jql`` (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/):
+        paged by ``nextPageToken``, absent on the last page; the older ``/search`` is gone (410).
+        """
+        params: dict[str, str | int] = {"jql": jql, "fields": fields, "maxResults": max_results}
+        if next_page_token is not None:
+            params["nextPageToken"] = next_page_token
+        return SearchPage.model_validate(self.transport.json("GET", "rest/api/3/search/jql", params=params))
 
     def list_remote_links(
         self, issue: str, global_id: str | None = None, *, idempotency_key: str | None = None

@@ -81,10 +81,15 @@ class ZendeskClient:
         self.transport = transport
 
     def iter_links(
-        self, ticket_id: str | None = None, page_size: int = 100, *, idempotency_key: str | None = None
+        self,
+        ticket_id: str | None = None,
+        page_size: int = 100,
+        *,
+        idempotency_key: str | None = None,
+        after: str | None = None,
     ) -> Iterator[JiraLink]:
-        """Yield every link (of ``ticket_id``, which Zendesk matches against ticket and issue ids)."""
-        after: str | None = None
+        """Yield every link (of ``ticket_id``, which Zendesk matches against ticket and issue ids), one page
+        at a time (after the link id ``after``, when given)."""
         while True:
             params: dict[str, str | int] = {"page[size]": page_size}
             if ticket_id is not None:
