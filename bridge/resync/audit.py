@@ -6,7 +6,9 @@ Three passes, each paged and resumable (the run's ``cursor:links``, ``cursor:tic
 1. **Zendesk's links** (cursor list, ``AUDIT_LINK_PAGE`` at a time): a link the index does not know (an
    agent made it, or its delivery was lost) goes into the index, and its ticket is planned again, so the
    rules see it: kept and completed when they want it, deleted when they do not.
-2. **Each ticket the bridge knows** (a ``SCAN`` of the subjects): the calls the rules plan for its applied
+2. **Each ticket the bridge knows** (a ``SCAN`` of the subjects), read from Zendesk 100 at a time
+   (``show_many``): one whose state there differs from the applied one — deleted, even for good, with its
+   delivery lost — is offered as an event. For the others, the calls the rules plan for its applied
    state (``Planner.preview``, nothing written) are checked against the upstreams — a remote link to upsert
    must be on its issue with every field the rules write (title, summary, URL, status…); a Zendesk link to
    create must be at Zendesk; a link to delete must be gone. A Zendesk link the index remembers but Zendesk
@@ -21,20 +23,23 @@ its reads only: a second run writes nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bridge import defaults, keys, ordering
 from bridge.connections import text
 from bridge.errors import DestinationHeld, UpstreamError, UpstreamNotFound
 from bridge.planner import applied_event
+from bridge.resync import catchup
 from bridge.resync.catchup import DONE
 from bridge.resync.context import Context
 from bridge.rules.model import PlannedAction
+from bridge.sources import current
 from bridge.stores import links, runs, subjects
 from bridge.upstreams.jira.actions import remote_link_of
 from bridge.upstreams.jira.client import JiraClient, RemoteLink
 from bridge.upstreams.salesforce.client import SalesforceConnectorClient
-from bridge.upstreams.zendesk.client import JiraLink, ZendeskClient
+from bridge.upstreams.zendesk.client import SHOW_MANY_MAX, JiraLink, ZendeskClient
 
 TICKET_PATTERN = keys.SUBJECT_KEY.format(kind=ordering.TICKET, subject_id="*")
 ISSUE_PATTERN = keys.SUBJECT_KEY.format(kind=ordering.ISSUE, subject_id="*")
@@ -90,14 +95,43 @@ def tickets(ctx: Context) -> None:
     while True:
         ctx.keep_going()
         cursor, found = ctx.conn.scan(cursor, match=TICKET_PATTERN, count=defaults.AUDIT_LINK_PAGE)
-        for raw in found:
-            check_ticket(ctx, text(raw).rsplit(":", 1)[1])
+        ticket_ids = [text(raw).rsplit(":", 1)[1] for raw in found]
+        offered = _changed_at_source(ctx, ticket_ids)
+        for ticket_id in ticket_ids:
+            if ticket_id not in offered:
+                check_ticket(ctx, ticket_id)
         runs.count(ctx.conn, ctx.run.id, read=len(found))
         if not ctx.dry_run:
             runs.save_cursor(ctx.conn, ctx.run.id, "tickets", str(cursor))
         if cursor == 0:
             return
         ctx.page_done()
+
+
+def _changed_at_source(ctx: Context, ticket_ids: list[str]) -> set[str]:
+    """Read a page of known tickets from Zendesk (``show_many``, 100 a request) and offer each whose state
+    there differs from the applied one — above all a ticket deleted, even for good, whose delivery was
+    lost: the export no longer lists it, and its links still look right against the applied state.
+    Return the tickets offered (their event plans them; their links are checked on the next run)."""
+    page = tuple(ticket_ids)
+    offered: set[str] = set()
+    zendesk = ctx.clients.get("zendesk", ZendeskClient)
+    if zendesk is not None:
+        for start in range(0, len(page), SHOW_MANY_MAX):
+            chunk = page[start : start + SHOW_MANY_MAX]
+            try:
+                shown = {str(ticket.id): ticket for ticket in ctx.read(partial(zendesk.show_many, chunk))}
+            except (UpstreamError, DestinationHeld):
+                runs.count(ctx.conn, ctx.run.id, errors=1)
+                continue
+            events = [
+                catchup.ticket_event(ctx, shown[ticket_id])
+                if ticket_id in shown
+                else catchup.as_event(ctx, current.deleted_ticket(ticket_id), "zendesk")
+                for ticket_id in chunk
+            ]
+            offered |= {event["subject"]["id"] for event in ctx.offer(events)}
+    return offered
 
 
 def issues(ctx: Context) -> None:

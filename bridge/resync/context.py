@@ -116,8 +116,9 @@ class Context:
             time.sleep(min(max(wait, 0.05), defaults.RUN_READ_WAIT_MAX_S))
         return call()
 
-    def offer(self, events: list[Event]) -> None:
-        """Put the events whose state differs from the applied one through the rules, on the resync lane.
+    def offer(self, events: list[Event]) -> list[Event]:
+        """Put the events whose state differs from the applied one through the rules, on the resync lane;
+        return them (in a dry run: those it would put).
 
         Each is previewed first (no write): a state the bridge applied already costs no job and no call,
         so a second run over the same changes writes nothing. A dry run reports and enqueues nothing."""
@@ -134,12 +135,13 @@ class Context:
             )
         runs.count(self.conn, self.run.id, read=len(events), planned=len(enqueued))
         if self.dry_run or not enqueued:
-            return
+            return enqueued
         with self.conn.pipeline() as pipe:
             for event in enqueued:
                 job_queues.enqueue_resync_event(self.conn, pipe, event)
             pipe.execute()
         runs.count(self.conn, self.run.id, repaired=len(enqueued))
+        return enqueued
 
     def replan(self, kind: str, subject_id: str, found: str, actions: list[PlannedAction]) -> None:
         """Plan a drifted subject again (once per run) from its applied state, on the resync lane."""

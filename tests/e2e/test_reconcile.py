@@ -166,3 +166,19 @@ def test_a_salesforce_association_removed_by_hand_comes_back(e2e: Bridge) -> Non
 def associations(e2e: Bridge, key: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = e2e.control.state()["salesforce"]["associations"].get(key, [])
     return found
+
+
+def test_a_ticket_deleted_for_good_whose_delivery_was_lost_is_unlinked_once(e2e: Bridge) -> None:
+    linked(e2e, "6709", "REC-9")
+    assert remote_links(e2e, "REC-9")
+    assert zendesk_links(e2e, "6709")
+    # Deleted for good with no delivery: the export no longer lists it, and against the applied state its
+    # links look right. Reading the known tickets from Zendesk (show_many) finds it gone.
+    e2e.control.delete_ticket("6709", permanent=True)
+
+    done = bridge_command(e2e, "reconcile")
+
+    assert "ticket 6709" in done.stdout
+    wait_until(lambda: not remote_links(e2e, "REC-9"), what="the remote link of the deleted ticket gone")
+    wait_until(lambda: not zendesk_links(e2e, "6709"), what="the Zendesk link of the deleted ticket gone")
+    second_run_writes_nothing(e2e, "reconcile")

@@ -10,7 +10,7 @@ deprecated ``since_id`` list is kept for accounts that still depend on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,6 +26,9 @@ LINKS_PATH = "api/v2/jira/links"
 """The cursor-paginated list."""
 SERVICE_PATH = "api/services/jira/links"
 """Create, show, delete and the deprecated ``since_id`` list live here (the page's paths)."""
+
+SHOW_MANY_MAX = 100
+"""Most ids one ``show_many`` request takes (Zendesk's limit)."""
 
 
 class JiraLink(UpstreamModel):
@@ -149,6 +152,18 @@ class ZendeskClient:
             "GET", f"api/v2/tickets/{int(ticket_id)}.json", idempotency_key=idempotency_key
         )
         return Ticket.model_validate(answer["ticket"])
+
+    def show_many(self, ticket_ids: Sequence[str]) -> list[Ticket]:
+        """Return the tickets of ``ticket_ids`` (at most ``SHOW_MANY_MAX``) that Zendesk shows: one
+        missing from the answer is deleted (soft or for good) or unknown.
+
+        https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets
+        """
+        if len(ticket_ids) > SHOW_MANY_MAX:
+            raise ValueError(f"show_many takes at most {SHOW_MANY_MAX} ids, not {len(ticket_ids)}")
+        ids = ",".join(str(int(ticket_id)) for ticket_id in ticket_ids)
+        answer = self.transport.json("GET", "api/v2/tickets/show_many.json", params={"ids": ids})
+        return [Ticket.model_validate(ticket) for ticket in answer.get("tickets", [])]
 
     def export_tickets(
         self, start_time: int | None = None, cursor: str | None = None, per_page: int = 1000
