@@ -10,7 +10,8 @@ Three passes, each paged and resumable (the run's ``cursor:links``, ``cursor:tic
    (``show_many``): one whose state there differs from the applied one — deleted, even for good, with its
    delivery lost — is offered as an event. For the others, the calls the rules plan for its applied
    state (``Planner.preview``, nothing written) are checked against the upstreams — a remote link to upsert
-   must be on its issue with every field the rules write (title, summary, URL, status…); a Zendesk link to
+   must be on its issue with every field the rules write (title, summary, URL, status…), a Jira Software
+   link to submit must carry the issue keys, name, URL and status the rules give it; a Zendesk link to
    create must be at Zendesk; a link to delete must be gone. A Zendesk link the index remembers but Zendesk
    lost leaves the index (the create would trust it otherwise).
 3. **Each issue the bridge knows**: the Salesforce associations the rules add for it must be on the issue.
@@ -38,6 +39,8 @@ from bridge.sources import current
 from bridge.stores import links, runs, subjects
 from bridge.upstreams.jira.actions import remote_link_of
 from bridge.upstreams.jira.client import JiraClient, RemoteLink
+from bridge.upstreams.jira_software.actions import link_of
+from bridge.upstreams.jira_software.client import JiraSoftwareClient, SoftwareRemoteLink
 from bridge.upstreams.salesforce.client import SalesforceConnectorClient
 from bridge.upstreams.zendesk.client import SHOW_MANY_MAX, JiraLink, ZendeskClient
 
@@ -203,6 +206,7 @@ def _drifts(ctx: Context, ticket_id: str, actions: list[PlannedAction]) -> list[
     """What differs upstream from the calls the rules plan (empty: the ticket is in line)."""
     jira = ctx.clients.get("jira", JiraClient)
     zendesk = ctx.clients.get("zendesk", ZendeskClient)
+    software = ctx.clients.get("jira_software", JiraSoftwareClient)
     at_zendesk: list[JiraLink] | None = None
     drifts: list[str] = []
     for action in actions:
@@ -217,6 +221,16 @@ def _drifts(ctx: Context, ticket_id: str, actions: list[PlannedAction]) -> list[
                     drifts.append(f"remote link on issue {issue} differs from the rules'")
             elif found is not None:
                 drifts.append(f"remote link on issue {issue} the rules do not want")
+        elif action.kind.startswith("jira_software.remote_link.") and software is not None:
+            link_id = str(params["id"])
+            at_jira = _software_link(software, link_id)
+            if action.kind == "jira_software.remote_link.submit":
+                if at_jira is None:
+                    drifts.append(f"Jira Software link {link_id} missing")
+                elif _software_fields(at_jira) != _software_fields(link_of(params)):
+                    drifts.append(f"Jira Software link {link_id} differs from the rules'")
+            elif at_jira is not None:
+                drifts.append(f"Jira Software link {link_id} the rules do not want")
         elif action.kind.startswith("zendesk.jira_link.") and zendesk is not None and params.get("issue_id"):
             if at_zendesk is None:
                 # Zendesk matches the filter against ticket and issue ids: keep this ticket's links only.
@@ -239,6 +253,30 @@ def _remote_link(jira: JiraClient, issue: str, global_id: str) -> RemoteLink | N
         return None  # Jira answers 404 for a globalId the issue has no link with
     # A record read back is checked field by field: the link asked for, not any link of the issue.
     return next((link for link in found if link.global_id == global_id), None)
+
+
+def _software_link(software: JiraSoftwareClient, link_id: str) -> SoftwareRemoteLink | None:
+    try:
+        return software.get_remote_link(link_id)
+    except UpstreamNotFound:
+        return None
+
+
+def _software_fields(link: SoftwareRemoteLink) -> tuple[Any, ...]:
+    """What the rules write of a Jira Software link (its sequence number and update time are each plan's)."""
+    keys = sorted(
+        str(key) for association in link.associations or [] for key in association.get("values", [])
+    )
+    status = link.status or {}
+    return (
+        link.display_name,
+        link.url,
+        link.type,
+        link.description,
+        keys,
+        status.get("label"),
+        status.get("appearance") if status else None,
+    )
 
 
 def _contains(found: Any, wanted: Any) -> bool:

@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from bridge import samples
+from bridge.settings import Settings
 from bridge.stores import audit, runs
+from bridge.upstreams.jira_software import client as jira_software
 from bridge.upstreams.salesforce.sandbox import SalesforceApi
 from bridge.upstreams.sandbox import SandboxConfig
 from tests.e2e.conftest import SALESFORCE_FIELD, Bridge, wait_until
@@ -182,3 +184,28 @@ def test_a_ticket_deleted_for_good_whose_delivery_was_lost_is_unlinked_once(e2e:
     wait_until(lambda: not remote_links(e2e, "REC-9"), what="the remote link of the deleted ticket gone")
     wait_until(lambda: not zendesk_links(e2e, "6709"), what="the Zendesk link of the deleted ticket gone")
     second_run_writes_nothing(e2e, "reconcile")
+
+
+def test_a_jira_software_link_deleted_by_hand_comes_back_as_the_rules_write_it(e2e: Bridge) -> None:
+    linked(e2e, "6710", "REC-10")
+    (before,) = software_links(e2e, "6710")
+    software = jira_software.from_settings(Settings.from_env(e2e.env))
+    assert software is not None
+    software.delete_remote_link(before["id"])  # by hand, with the app's own credentials
+    software.close()
+    assert software_links(e2e, "6710") == []
+
+    done = bridge_command(e2e, "reconcile")
+
+    assert f"Jira Software link {before['id']} missing" in done.stdout
+    (after,) = wait_until(lambda: software_links(e2e, "6710"), what="the Jira Software link back")
+    ignore = ("updateSequenceNumber", "lastUpdated")
+    assert {k: v for k, v in after.items() if k not in ignore} == {
+        k: v for k, v in before.items() if k not in ignore
+    }
+    second_run_writes_nothing(e2e, "reconcile")
+
+
+def software_links(e2e: Bridge, ticket: str) -> list[dict[str, Any]]:
+    found = e2e.control.state()["jira_software"]["remote_links"]
+    return [entry["link"] for entry in found if str(entry["link"]["id"]).endswith(f"-{ticket}")]

@@ -74,6 +74,11 @@ def _link(params: dict[str, Any], call: Call) -> SoftwareRemoteLink:
     )
 
 
+def link_of(params: dict[str, Any]) -> SoftwareRemoteLink:
+    """The remote link a submit with ``params`` writes (its sequence number aside: each plan's own)."""
+    return _link(params, Call("", 0))
+
+
 def remote_link_delete(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     software = clients.need("jira_software", JiraSoftwareClient, VARIABLES)
     return delete(lambda: software.delete_remote_link(params["id"], idempotency_key=call.key))
