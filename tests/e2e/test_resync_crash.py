@@ -8,7 +8,9 @@ import subprocess
 import sys
 from collections import Counter
 
-from bridge import keys
+import pytest
+
+from bridge import defaults, keys
 from bridge.stores import runs
 from tests.e2e.conftest import Bridge, wait_until
 from tests.e2e.test_resync import bridge_command, second_run_writes_nothing, since, writes
@@ -17,6 +19,7 @@ TICKETS = 250
 """Three pages of Jira's search (``RESYNC_PAGE`` = 100)."""
 
 
+@pytest.mark.timeout(300)  # the killed run's lock lapses at its default, 60 s
 def test_a_run_killed_half_way_resumes_and_makes_each_effect_once(e2e: Bridge) -> None:
     for n in range(TICKETS):
         e2e.control.seed_issue(f"RSK-{n + 1}")
@@ -39,8 +42,12 @@ def test_a_run_killed_half_way_resumes_and_makes_each_effect_once(e2e: Bridge) -
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert runs.load(e2e.redis, run.id).status == "running"  # type: ignore[union-attr]
-    e2e.redis.delete(keys.RUN_LOCK_KEY.format(kind="resync"))  # as after RUN_LOCK_TTL_S
     e2e.control.remove_fault(slow)
+    # At the default lapse: the killed run's lock goes on its own, RUN_LOCK_TTL_S after its last page.
+    lock = keys.RUN_LOCK_KEY.format(kind="resync")
+    wait_until(
+        lambda: not e2e.redis.exists(lock), defaults.RUN_LOCK_TTL_S + 15, "the killed run's lock to lapse"
+    )
 
     resumed = bridge_command(e2e, "resync", "--since", started_at)
 
