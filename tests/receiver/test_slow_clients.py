@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge import defaults
 from bridge.embedded_redis import free_port
 from bridge.settings import Settings
 from tests.receiver.conftest import ServeApp, send, signed_jira
@@ -36,6 +37,16 @@ SLOW_START = (
 @pytest.fixture
 def web(redis_url: str, tmp_path: Path) -> Iterator[str]:
     """``bridge web`` as deployed, with 2 s deadlines; its URL."""
+    yield from _web(redis_url, tmp_path, DEADLINE_S)
+
+
+@pytest.fixture
+def web_at_defaults(redis_url: str, tmp_path: Path) -> Iterator[str]:
+    """``bridge web`` as deployed, with its default deadlines; its URL."""
+    yield from _web(redis_url, tmp_path, None)
+
+
+def _web(redis_url: str, tmp_path: Path, deadline_s: float | None) -> Iterator[str]:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_"))},
@@ -43,9 +54,9 @@ def web(redis_url: str, tmp_path: Path) -> Iterator[str]:
         "PORT": str(port),
         "JIRA_WEBHOOK_SECRET": JIRA_SECRET,
         "ZENDESK_WEBHOOK_SECRET": ZENDESK_SECRET,
-        "BRIDGE_HEADER_TIMEOUT_S": str(DEADLINE_S),
-        "BRIDGE_BODY_TIMEOUT_S": str(DEADLINE_S),
     }
+    if deadline_s is not None:
+        env |= {"BRIDGE_HEADER_TIMEOUT_S": str(deadline_s), "BRIDGE_BODY_TIMEOUT_S": str(deadline_s)}
     log = (tmp_path / "web.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "bridge", "web"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -84,6 +95,16 @@ def _answer_and_close(sock: socket.socket, within_s: float) -> tuple[bytes, floa
 
 
 def test_slow_senders_do_not_stop_a_signed_delivery_and_each_gets_408_within_the_deadline(web: str) -> None:
+    _slow_senders_get_408(web, DEADLINE_S)
+
+
+def test_at_the_default_body_deadline_slow_senders_get_408_and_deliveries_go_through(
+    web_at_defaults: str,
+) -> None:
+    _slow_senders_get_408(web_at_defaults, defaults.DEFAULT_BODY_TIMEOUT_S)
+
+
+def _slow_senders_get_408(web: str, deadline_s: float) -> None:
     slow = []
     for _ in range(SLOW_SENDERS):
         sock = _connect(web)
@@ -98,10 +119,10 @@ def test_slow_senders_do_not_stop_a_signed_delivery_and_each_gets_408_within_the
     assert time.monotonic() - started < DEADLINE_S
     for sock, sent_at in slow:
         with sock:
-            answer, closed_at = _answer_and_close(sock, DEADLINE_S + 5)
+            answer, closed_at = _answer_and_close(sock, deadline_s + 5)
         assert answer.startswith(b"HTTP/1.1 408 "), answer
         assert b"connection: close" in answer
-        assert DEADLINE_S - 0.5 < closed_at - sent_at < DEADLINE_S + 3
+        assert deadline_s - 0.5 < closed_at - sent_at < deadline_s + 3
 
 
 def test_headers_trickled_byte_by_byte_get_408_within_the_header_deadline(web: str) -> None:
