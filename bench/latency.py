@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import http_request
+from bench.loadgen import http_request, read_answer
 from bench.stack import ZENDESK_SECRET, Stack, cpu_seconds, machine, machine_busy, rss_mib
 from bridge import samples
 
@@ -82,13 +82,7 @@ async def _offer(
                 sent = time.perf_counter()
                 late_ms[index] = (sent - (start + index / rate)) * 1000
                 writer.write(requests[index])
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
+                head = await read_answer(reader)
                 if head[9:12] == b"202":
                     accepted[index] = time.time()
                 answer_ms[index] = (time.perf_counter() - sent) * 1000

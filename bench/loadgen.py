@@ -46,15 +46,8 @@ async def _connection(
         while time.perf_counter() < deadline and index < len(requests):
             writer.write(requests[index])
             index += stride
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
-            result.statuses[status] += 1
+            head = await read_answer(reader)
+            result.statuses[int(head[9:12])] += 1
     except (OSError, ValueError, asyncio.IncompleteReadError):
         result.errors += 1
     finally:
@@ -82,6 +75,18 @@ def run_load(host: str, port: int, requests: Sequence[bytes], connections: int, 
         return uvloop.run(_run(host, port, requests, connections, seconds))
     except ImportError:
         return asyncio.run(_run(host, port, requests, connections, seconds))
+
+
+async def read_answer(reader: asyncio.StreamReader) -> bytes:
+    """Read one HTTP/1.1 answer (its body by ``Content-Length``); return its head."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return head
 
 
 def http_request(path: str, headers: dict[str, str], body: bytes) -> bytes:

@@ -37,6 +37,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
+from bench.stack import own_environ
 from bridge import defaults, job_queues, keys, upstreams
 from bridge.defaults import EVENT_VERSION
 from bridge.embedded_redis import EmbeddedRedis, free_port
@@ -386,11 +387,7 @@ def main() -> int:
         filled = time.perf_counter() - started
         machine = _machine(conn)
         env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_", "JSM_"))
-            },
+            **own_environ(),
             "REDIS_URL": server.url,
             "BRIDGE_DASHBOARD_USER": USER,
             "BRIDGE_DASHBOARD_PASSWORD": PASSWORD,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import statistics
@@ -39,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.latency import _offer, _percentile
 from bench.loadgen import http_request
-from bench.stack import JIRA_SECRET, cpu_seconds, machine, wait_http
+from bench.stack import JIRA_SECRET, cpu_seconds, machine, own_environ, wait_http
 from bridge import defaults, job_queues, keys, samples
 from bridge.embedded_redis import EmbeddedRedis, free_port
 
@@ -266,11 +265,7 @@ def main() -> int:
         assert server.process is not None
         conn = redis.Redis.from_url(server.url)
         env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_", "JSM_"))
-            },
+            **own_environ(),
             "REDIS_URL": server.url,
             "JIRA_WEBHOOK_SECRET": JIRA_SECRET,
             "PYTHONPATH": str(HERE.parent),

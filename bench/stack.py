@@ -103,6 +103,11 @@ def pending(conn: redis.Redis) -> int:
         return sum(int(count) for count in pipe.execute())
 
 
+def own_environ() -> dict[str, str]:
+    """This process's environment without the bridge's own variables: a bench sets those itself."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_", "JSM_"))}
+
+
 class Stack:
     """Redis, sandbox and ``bridge web`` (workers on demand); a context manager that stops them all."""
 
@@ -120,11 +125,8 @@ class Stack:
 
     @property
     def env(self) -> dict[str, str]:
-        kept = {
-            k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_", "JSM_"))
-        }
         return {
-            **kept,
+            **own_environ(),
             **SandboxConfig().env(self.sandbox_url),
             "REDIS_URL": self.redis.url,
             "PORT": str(self.web_port),

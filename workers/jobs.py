@@ -14,6 +14,7 @@ calls have been made.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -380,8 +381,10 @@ def _drain(
     return Drained(units, failed, left, held_until if left else None)
 
 
+@functools.cache
 def bulk_kinds(destination: str) -> frozenset[str]:
-    """The action kinds of ``destination`` that its API takes many at a time."""
+    """The action kinds of ``destination`` that its API takes many at a time (asked by every drain, the
+    inline ones of each event included: the registry does not change while a worker runs)."""
     return frozenset(
         kind
         for kind, action in upstreams.actions().items()

@@ -282,31 +282,22 @@ def _families(figures: Figures | None) -> Iterable[Metric]:
     yield from _run_families(figures.runs)
 
 
-def _run_families(newest: dict[str, dict[str, float]]) -> Iterable[Metric]:
-    yield _gauge(
+RUN_GAUGES = (
+    (
         "bridge_run_started_timestamp_seconds",
         "When the newest catch-up (resync) or link audit (reconcile) of everything started.",
-        "kind",
-        {kind: run["started"] for kind, run in newest.items()},
-    )
-    yield _gauge(
-        "bridge_run_finished_timestamp_seconds",
-        "When it finished (0 while it runs).",
-        "kind",
-        {kind: run["finished"] for kind, run in newest.items()},
-    )
-    yield _gauge(
-        "bridge_run_running",
-        "1 while it runs.",
-        "kind",
-        {kind: run["running"] for kind, run in newest.items()},
-    )
-    yield _gauge(
-        "bridge_run_failed",
-        "1 when it failed.",
-        "kind",
-        {kind: run["failed"] for kind, run in newest.items()},
-    )
+        "started",
+    ),
+    ("bridge_run_finished_timestamp_seconds", "When it finished (0 while it runs).", "finished"),
+    ("bridge_run_running", "1 while it runs.", "running"),
+    ("bridge_run_failed", "1 when it failed.", "failed"),
+)
+"""The newest run of each kind, one gauge by kind per figure: (name, help, figure)."""
+
+
+def _run_families(newest: dict[str, dict[str, float]]) -> Iterable[Metric]:
+    for name, documentation, figure in RUN_GAUGES:
+        yield _gauge(name, documentation, "kind", {kind: run[figure] for kind, run in newest.items()})
     counts = GaugeMetricFamily(
         "bridge_run_count",
         "Its counts: read (records read from the sources), planned (found out of line), repaired (put"

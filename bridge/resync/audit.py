@@ -23,6 +23,7 @@ its reads only: a second run writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -35,7 +36,6 @@ from bridge.resync import catchup
 from bridge.resync.catchup import DONE
 from bridge.resync.context import Context
 from bridge.rules.model import PlannedAction
-from bridge.sources import current
 from bridge.stores import links, runs, subjects
 from bridge.upstreams.jira.actions import remote_link_of
 from bridge.upstreams.jira.client import JiraClient, RemoteLink
@@ -94,18 +94,27 @@ def _check_link(ctx: Context, link: JiraLink, since: datetime | None) -> None:
 
 def tickets(ctx: Context) -> None:
     """Pass 2: each ticket the bridge knows, against the upstreams."""
-    cursor = int(ctx.run.cursors.get("tickets") or 0)
-    while True:
-        ctx.keep_going()
-        cursor, found = ctx.conn.scan(cursor, match=TICKET_PATTERN, count=defaults.AUDIT_LINK_PAGE)
-        ticket_ids = [text(raw).rsplit(":", 1)[1] for raw in found]
+
+    def check_page(ticket_ids: list[str]) -> None:
         offered = _changed_at_source(ctx, ticket_ids)
         for ticket_id in ticket_ids:
             if ticket_id not in offered:
                 check_ticket(ctx, ticket_id)
+
+    _each_known(ctx, "tickets", TICKET_PATTERN, check_page)
+
+
+def _each_known(ctx: Context, name: str, pattern: str, check_page: Callable[[list[str]], None]) -> None:
+    """Page through the subjects the bridge knows (a ``SCAN`` of ``pattern`` from the run's cursor
+    ``name``), handing each page's ids to ``check_page`` and saving the cursor after it."""
+    cursor = int(ctx.run.cursors.get(name) or 0)
+    while True:
+        ctx.keep_going()
+        cursor, found = ctx.conn.scan(cursor, match=pattern, count=defaults.AUDIT_LINK_PAGE)
+        check_page([text(raw).rsplit(":", 1)[1] for raw in found])
         runs.count(ctx.conn, ctx.run.id, read=len(found))
         if not ctx.dry_run:
-            runs.save_cursor(ctx.conn, ctx.run.id, "tickets", str(cursor))
+            runs.save_cursor(ctx.conn, ctx.run.id, name, str(cursor))
         if cursor == 0:
             return
         ctx.page_done()
@@ -116,23 +125,17 @@ def _changed_at_source(ctx: Context, ticket_ids: list[str]) -> set[str]:
     there differs from the applied one — above all a ticket deleted, even for good, whose delivery was
     lost: the export no longer lists it, and its links still look right against the applied state.
     Return the tickets offered (their event plans them; their links are checked on the next run)."""
-    page = tuple(ticket_ids)
     offered: set[str] = set()
     zendesk = ctx.clients.get("zendesk", ZendeskClient)
     if zendesk is not None:
-        for start in range(0, len(page), SHOW_MANY_MAX):
-            chunk = page[start : start + SHOW_MANY_MAX]
+        for start in range(0, len(ticket_ids), SHOW_MANY_MAX):
+            chunk = ticket_ids[start : start + SHOW_MANY_MAX]
             try:
                 shown = {str(ticket.id): ticket for ticket in ctx.read(partial(zendesk.show_many, chunk))}
             except (UpstreamError, DestinationHeld):
                 runs.count(ctx.conn, ctx.run.id, errors=1)
                 continue
-            events = [
-                catchup.ticket_event(ctx, shown[ticket_id])
-                if ticket_id in shown
-                else catchup.as_event(ctx, current.deleted_ticket(ticket_id), "zendesk")
-                for ticket_id in chunk
-            ]
+            events = [catchup.ticket_or_deleted(ctx, ticket_id, shown.get(ticket_id)) for ticket_id in chunk]
             offered |= {event["subject"]["id"] for event in ctx.offer(events)}
     return offered
 
@@ -142,18 +145,12 @@ def issues(ctx: Context) -> None:
     the rules: an association to add must be on the issue)."""
     if ctx.clients.get("salesforce", SalesforceConnectorClient) is None:
         return
-    cursor = int(ctx.run.cursors.get("issues") or 0)
-    while True:
-        ctx.keep_going()
-        cursor, found = ctx.conn.scan(cursor, match=ISSUE_PATTERN, count=defaults.AUDIT_LINK_PAGE)
-        for raw in found:
-            check_issue(ctx, text(raw).rsplit(":", 1)[1])
-        runs.count(ctx.conn, ctx.run.id, read=len(found))
-        if not ctx.dry_run:
-            runs.save_cursor(ctx.conn, ctx.run.id, "issues", str(cursor))
-        if cursor == 0:
-            return
-        ctx.page_done()
+
+    def check_page(issue_ids: list[str]) -> None:
+        for issue_id in issue_ids:
+            check_issue(ctx, issue_id)
+
+    _each_known(ctx, "issues", ISSUE_PATTERN, check_page)
 
 
 def check_issue(ctx: Context, issue_id: str) -> bool:

@@ -121,6 +121,13 @@ def ticket_event(ctx: Context, ticket: Ticket) -> Event:
     return as_event(ctx, found, "zendesk")
 
 
+def ticket_or_deleted(ctx: Context, ticket_id: str, ticket: Ticket | None) -> Event:
+    """A ticket read from Zendesk as a catch-up's event; ``None`` (Zendesk shows it no more): deleted."""
+    if ticket is None:
+        return as_event(ctx, current.deleted_ticket(ticket_id), "zendesk")
+    return ticket_event(ctx, ticket)
+
+
 def issue_event(ctx: Context, issue: Issue) -> Event:
     """An issue of the search as a catch-up's event."""
     found = current.normalize_issue(issue, ctx.settings)

@@ -14,7 +14,7 @@ from bridge.sources import current
 from bridge.sources.refs import JIRA_KEY
 from bridge.stores import links, subjects
 from bridge.upstreams.jira.client import JiraClient
-from bridge.upstreams.zendesk.client import ZendeskClient
+from bridge.upstreams.zendesk.client import Ticket, ZendeskClient
 
 SOURCES = ("zendesk", "jira")
 """What a subject is named by: a Zendesk ticket id, a Jira issue key or id."""
@@ -56,9 +56,10 @@ def _read(ctx: Context, source: str, ident: str) -> Event:
             "zendesk", ZendeskClient, "ZENDESK_BASE_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN"
         )
         try:
-            return catchup.ticket_event(ctx, zendesk.get_ticket(ident))
+            ticket: Ticket | None = zendesk.get_ticket(ident)
         except UpstreamNotFound:
-            return catchup.as_event(ctx, current.deleted_ticket(ident), "zendesk")
+            ticket = None
+        return catchup.ticket_or_deleted(ctx, ident, ticket)
     jira = ctx.clients.need("jira", JiraClient, "JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN")
     try:
         return catchup.issue_event(ctx, jira.get_issue(ident, fields=current.issue_fields(ctx.settings)))
