@@ -117,6 +117,17 @@ def restored_untold(candidate: Candidate, applied: dict[str, Any]) -> bool:
     )
 
 
+def tells_whole_state(candidate: Candidate) -> bool:
+    """Whether a candidate tells every field the links hang on (a ticket's Jira keys, an issue's ticket
+    ids): only then may "nothing changed" move the applied state's time forward. An event that tells
+    part of it (a restore, a status change) says nothing of the rest at its time, and an earlier delivery
+    still on its way may change that rest."""
+    if candidate.exact:
+        return True
+    field = "jira_issue_keys" if candidate.kind == TICKET else "zendesk_ticket_ids"
+    return field in candidate.partial
+
+
 def merge(applied: dict[str, Any] | None, partial: dict[str, Any]) -> dict[str, Any]:
     """Return the state ``partial`` makes of ``applied`` (what it does not tell stays as it was)."""
     return {**(applied or {}), **partial}

@@ -200,7 +200,9 @@ class Planner:
                         in_force=stored.event_id,
                     )
                 if order is ordering.Order.SAME:
-                    if candidate.sequence >= stored.sequence + stored.precision:
+                    if ordering.tells_whole_state(candidate) and candidate.sequence >= (
+                        stored.sequence + stored.precision
+                    ):
                         pipe.multi()
                         pipe.hset(
                             key, mapping={"sequence": candidate.sequence, "precision": candidate.precision}
@@ -216,6 +218,10 @@ class Planner:
                     raise _ReadSource("tie")
                 if ordering.restored_untold(candidate, stored.state):
                     raise _ReadSource("restored")
+                if not ordering.tells_whole_state(candidate) and not candidate.partial.get("deleted"):
+                    # Newer, but it tells part of the state: the rest, as of its time, is the source's.
+                    # (A deletion needs no rest: its links go whatever they were; a restore reads.)
+                    raise _ReadSource("partial")
             return self._commit(pipe, event, candidate, stored, merged, override)
 
     def _commit(

@@ -185,3 +185,18 @@ def test_a_restored_ticket_links_what_it_holds_now_not_what_it_held_when_deleted
     wait_until(lambda: len(_zendesk_links(e2e, "7101")) == 1, 30, "the restored ticket's link")
     assert list(_remote_links(e2e, "7101")) == ["UND-2"]
     assert _software_keys(e2e, "7101") == ["UND-2"]
+
+
+def test_an_event_that_tells_no_keys_does_not_hide_an_earlier_change_of_them(e2e: Bridge) -> None:
+    # Found by the soak: a restore's delivery (it tells no field) overtook the delivery of an edit made a
+    # second before it; "nothing changed" must not make the bridge's state newer than the edit it never saw.
+    e2e.control.put_ticket("7102", jira_keys="PAR-1", updated_at=_at(0))
+    _settled(e2e, e2e.zendesk(_trigger("7102", "PAR-1", _at(0))).json()["event_id"])
+    assert list(_remote_links(e2e, "7102")) == ["PAR-1"]
+
+    e2e.control.put_ticket("7102", jira_keys="", updated_at=_at(10))
+    _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7102", _at(11))).json()["event_id"])
+    _settled(e2e, e2e.zendesk(_trigger("7102", "", _at(10))).json()["event_id"])
+
+    wait_until(lambda: _zendesk_links(e2e, "7102") == [], 30, "the link the edit removed to go")
+    assert _remote_links(e2e, "7102") == {}
