@@ -78,6 +78,11 @@ gives a key to another issue (a moved issue's old key still finds it), so this o
 BEGUN_TTL_S = 24 * 3600
 """How long a started call is remembered as started (a retry of it looks before it creates)."""
 
+SOURCE_READ_MARGIN_MS = 2000
+"""How far a read of a ticket or an issue from its source is taken to stretch on either side of the read:
+the clocks of the bridge's host and the source's (NTP keeps them well within this) and a replica lagging
+a write. A delivery stamped within it that tells another state makes the bridge read again."""
+
 PLAN_ATTEMPTS = 50
 """Times a plan is made again because another worker changed what it read meanwhile (optimistic locking)."""
 

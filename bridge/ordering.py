@@ -128,6 +128,25 @@ def tells_whole_state(candidate: Candidate) -> bool:
     return field in candidate.partial
 
 
+def confirmed(candidate: Candidate, applied_sequence: int, applied_precision: int) -> tuple[int, int] | None:
+    """Return the applied state's interval once ``candidate``, which tells the same state, has confirmed it
+    (``(sequence, precision)``), or None when it cannot: it tells part of the state only.
+
+    A delivery that tells the whole state and is newer moves the interval to its own; a read of the source
+    (``exact``: the state holds through the read) stretches it to the read's end.
+    """
+    if not tells_whole_state(candidate):
+        return None
+    applied_end = applied_sequence + applied_precision
+    end = candidate.sequence + candidate.precision
+    if candidate.sequence >= applied_end:
+        return candidate.sequence, candidate.precision
+    if candidate.exact and end > applied_end:
+        start = max(applied_sequence, candidate.sequence)
+        return start, end - start
+    return applied_sequence, applied_precision
+
+
 def merge(applied: dict[str, Any] | None, partial: dict[str, Any]) -> dict[str, Any]:
     """Return the state ``partial`` makes of ``applied`` (what it does not tell stays as it was)."""
     return {**(applied or {}), **partial}

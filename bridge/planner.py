@@ -200,13 +200,14 @@ class Planner:
                         in_force=stored.event_id,
                     )
                 if order is ordering.Order.SAME:
-                    if ordering.tells_whole_state(candidate) and candidate.sequence >= (
-                        stored.sequence + stored.precision
-                    ):
+                    moved = ordering.confirmed(candidate, stored.sequence, stored.precision)
+                    if moved is None and candidate.sequence >= stored.sequence + stored.precision:
+                        # Newer, but it tells part of the state: whether the rest still holds at its time
+                        # only the source can say (an earlier change of the rest may still be on its way).
+                        raise _ReadSource("partial")
+                    if moved is not None and moved != (stored.sequence, stored.precision):
                         pipe.multi()
-                        pipe.hset(
-                            key, mapping={"sequence": candidate.sequence, "precision": candidate.precision}
-                        )
+                        pipe.hset(key, mapping={"sequence": moved[0], "precision": moved[1]})
                         pipe.execute()
                     return Plan(
                         "unchanged",

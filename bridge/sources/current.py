@@ -6,16 +6,18 @@ a ticket the bridge never saw), the planner asks the source what is true now:
 - a ticket: ``GET /api/v2/tickets/{id}`` (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/),
   whose ``updated_at`` has whole seconds; 404 means deleted (soft or for good);
 - an issue: ``GET /rest/api/2/issue/{id}``, whose ``fields.updated`` has milliseconds; 404 means deleted.
-Such an event says ``data.from_source`` (the ordering trusts it as the newest state) and its
-``delivery_id`` says where it came from (``source:``, ``resync:``…).
+Such an event says ``data.from_source`` (the ordering trusts it as the newest state), is ordered by the
+time of the read (``as_read``), and its ``delivery_id`` says where it came from (``source:``, ``resync:``…).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge import defaults
 from bridge.errors import UpstreamNotFound
 from bridge.event import Event, Normalized, build_event
 from bridge.settings import Settings
@@ -34,21 +36,37 @@ def read_ticket(clients: Clients, settings: Settings, ticket_id: str, delivery_i
     Upstream errors propagate (a retryable one means: plan later).
     """
     zendesk = clients.need("zendesk", ZendeskClient, "ZENDESK_BASE_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN")
+    started = time.time()
     try:
         ticket = zendesk.get_ticket(ticket_id)
     except UpstreamNotFound:
-        return _event(deleted_ticket(ticket_id), "zendesk", delivery_id)
-    return _event(normalize_ticket(ticket, settings), "zendesk", delivery_id)
+        return _event(as_read(deleted_ticket(ticket_id), started), "zendesk", delivery_id)
+    return _event(as_read(normalize_ticket(ticket, settings), started), "zendesk", delivery_id)
 
 
 def read_issue(clients: Clients, settings: Settings, issue_id: str, delivery_id: str) -> Event:
     """Return issue ``issue_id`` as Jira has it now; raise ``NotConfigured`` without Jira."""
     jira = clients.need("jira", JiraClient, "JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN")
+    started = time.time()
     try:
         issue = jira.get_issue(issue_id, fields=issue_fields(settings))
     except UpstreamNotFound:
-        return _event(deleted_issue(issue_id), "jira", delivery_id)
-    return _event(normalize_issue(issue, settings), "jira", delivery_id)
+        return _event(as_read(deleted_issue(issue_id), started), "jira", delivery_id)
+    return _event(as_read(normalize_issue(issue, settings), started), "jira", delivery_id)
+
+
+def as_read(found: Normalized, started: float) -> Normalized:
+    """Order ``found``, a state read from its source by a request sent at ``started`` (epoch seconds), by
+    the read rather than by the subject's ``updated_at``: it holds from before the request to after the
+    answer, ``defaults.SOURCE_READ_MARGIN_MS`` either side.
+
+    Every change stamped before that is in it (a soft delete and a restore need not move ``updated_at``, so
+    that time orders nothing after it); a delivery stamped within it that tells another state is read again.
+    """
+    margin = defaults.SOURCE_READ_MARGIN_MS
+    start = int(started * 1000) - margin
+    end = int(time.time() * 1000) + margin
+    return replace(found, sequence=start, data={**found.data, "sequence_precision_ms": end - start})
 
 
 def issue_fields(settings: Settings) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bridge import samples
 from tests.e2e.conftest import ZENDESK_FIELD, Bridge, wait_until
 
@@ -162,8 +164,10 @@ def test_soft_delete_unlinks_a_restore_links_again_and_a_permanent_delete_unlink
     wait_until(lambda: len(_zendesk_links(e2e, "7100")) == 2, 30, "the restored ticket's links")
     assert list(_remote_links(e2e, "7100")) == ["DEL-1", "DEL-2"]
 
-    e2e.control.delete_ticket("7100", permanent=True, updated_at=_at(30))
-    _settled(e2e, e2e.zendesk(_ticket_event("permanently_deleted", "7100", _at(30))).json()["event_id"])
+    # Deleted after the bridge read the restored ticket: stamped now, as Zendesk would stamp it.
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    e2e.control.delete_ticket("7100", permanent=True, updated_at=now)
+    _settled(e2e, e2e.zendesk(_ticket_event("permanently_deleted", "7100", now)).json()["event_id"])
     wait_until(lambda: _zendesk_links(e2e, "7100") == [], 30, "the links of the deleted ticket to go")
     assert _remote_links(e2e, "7100") == {}
     assert _software_keys(e2e, "7100") is None
@@ -200,3 +204,33 @@ def test_an_event_that_tells_no_keys_does_not_hide_an_earlier_change_of_them(e2e
 
     wait_until(lambda: _zendesk_links(e2e, "7102") == [], 30, "the link the edit removed to go")
     assert _remote_links(e2e, "7102") == {}
+
+
+@pytest.mark.parametrize("moves_updated_at", [True, False], ids=["updated-at-moved", "updated-at-kept"])
+def test_a_delete_and_restore_in_one_second_delivered_reversed_leave_the_ticket_linked(
+    e2e: Bridge, moves_updated_at: bool
+) -> None:
+    # Found by the soak: ticket soft-deleted and restored within one second, the restore's delivery first.
+    # The restore changes nothing the bridge knows; the deletion, arriving after it, must not win, whether
+    # or not the two moved the ticket's ``updated_at`` (Zendesk's documentation does not say).
+    ticket, key = ("7103", "REV-1") if moves_updated_at else ("7104", "REK-1")
+    e2e.control.put_ticket(ticket, jira_keys=key, updated_at=_at(0))
+    linked = _trigger(ticket, key, _at(0))
+    linked["ticket"]["url"] = f"{e2e.env['ZENDESK_BASE_URL']}/agent/tickets/{ticket}"  # as the events tell it
+    _settled(e2e, e2e.zendesk(linked).json()["event_id"])
+    assert list(_remote_links(e2e, ticket)) == [key]
+
+    e2e.control.delete_ticket(ticket, updated_at=_at(10 if moves_updated_at else 0))
+    e2e.control.restore_ticket(ticket, updated_at=_at(10 if moves_updated_at else 0))
+    restored, deleted = (_ticket_event(kind, ticket, _at(10)) for kind in ("undeleted", "soft_deleted"))
+    for told_nothing, millisecond in ((deleted, ".300Z"), (restored, ".600Z")):
+        told_nothing["detail"] = {"id": ticket, "updated_at": _at(10)}  # as Zendesk tells these two
+        told_nothing["time"] = _at(10).replace("Z", millisecond)
+    restored = e2e.zendesk(restored).json()["event_id"]
+    _settled(e2e, restored)
+    deleted = e2e.zendesk(deleted).json()["event_id"]
+    _settled(e2e, deleted)
+
+    assert list(_remote_links(e2e, ticket)) == [key]
+    assert [key for _, key in _zendesk_links(e2e, ticket)] == [key]
+    assert _software_keys(e2e, ticket) == [key]
