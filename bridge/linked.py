@@ -74,8 +74,7 @@ def ticket_view(
         [key for key in (stored.state.get("jira_issue_keys") or []) if key not in resolved] if stored else []
     )
     known_before = {key: found for key, found in issue_ids.ids(planner.conn, before_keys).items() if found}
-    subjects.watch(pipe, subjects.named_by_key(ordering.TICKET, ticket_id))
-    naming = subjects.named_by(pipe, ordering.TICKET, ticket_id)
+    naming = subjects.named_by(pipe, ordering.TICKET, ticket_id)  # watched with the ticket (watch_subject)
     before = set(stored.links) if stored else set()
     indexed = links.of_ticket(planner.conn, ticket_id)
     related = sorted(set(resolved.values()) | naming | before | set(indexed))
@@ -135,8 +134,7 @@ def issue_view(
     field_now = state.get("zendesk_ticket_ids")
     names_now = set(field_now if field_now is not None else before.get("zendesk_ticket_ids") or [])
     names_before = set(before.get("zendesk_ticket_ids") or [])
-    subjects.watch(pipe, subjects.named_by_key(ordering.ISSUE, issue_id))
-    naming = subjects.named_by(pipe, ordering.ISSUE, issue_id)
+    naming = subjects.named_by(pipe, ordering.ISSUE, issue_id)  # watched with the issue (watch_subject)
     waiting: set[str] = set()
     if key:
         subjects.watch(pipe, subjects.named_key_key(str(key)))

@@ -118,7 +118,7 @@ class Planner:
         for _ in range(defaults.PLAN_ATTEMPTS):
             try:
                 with self.conn.pipeline() as pipe:
-                    subjects.watch(pipe, subjects.subject_key(kind, subject_id))
+                    subjects.watch_subject(pipe, kind, subject_id)
                     stored = subjects.load(pipe, kind, subject_id)
                     if stored is None:
                         pipe.reset()
@@ -162,7 +162,7 @@ class Planner:
         if candidate is None:
             return "stateless", event, Linked(), self.rules.plan(event, self.settings, Linked())
         with self.conn.pipeline() as pipe:
-            subjects.watch(pipe, subjects.subject_key(candidate.kind, candidate.id))
+            subjects.watch_subject(pipe, candidate.kind, candidate.id)
             stored = subjects.load(pipe, candidate.kind, candidate.id)
             merged = ordering.merge(stored.state if stored else None, candidate.partial)
             order = ordering.Order.NEWER
@@ -186,7 +186,7 @@ class Planner:
     def _attempt(self, event: Event, candidate: ordering.Candidate, override: Override | None) -> Plan:
         with self.conn.pipeline() as pipe:
             key = subjects.subject_key(candidate.kind, candidate.id)
-            subjects.watch(pipe, key)
+            subjects.watch_subject(pipe, candidate.kind, candidate.id)
             stored = subjects.load(pipe, candidate.kind, candidate.id)
             merged = ordering.merge(stored.state if stored else None, candidate.partial)
             if stored is not None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 from redis import Redis
+from redis.client import Pipeline
 from rq import get_current_job
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
@@ -43,6 +44,8 @@ from bridge.tracing import TRACEPARENT
 from workers import process
 
 log = logging.getLogger("bridge.worker")
+
+NOTHING_LEFT = "every call was already made"
 
 
 def _current_job() -> Job:
@@ -346,6 +349,14 @@ def _drain(
     # An API that takes calls in bulk gets the waiting units in batches, their calls merged.
     count = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
     in_hand: list[bytes] = []
+    # The units in hand whose calls are all made, counted down on their events with the next take or the
+    # put-down: in one transaction with their leaving the job's hands, so a re-run counts none twice.
+    counted: list[tuple[str, str]] = []
+
+    def count_down(pipe: Pipeline) -> None:
+        for event_id, reason in counted:
+            history.unit_finished(pipe, event_id, reason)
+
     units = failed = left = 0
     held_until = None
     while True:
@@ -354,11 +365,12 @@ def _drain(
             held_until = hold.until
         if hold is not None or process.STOPPING.is_set() or units >= max_units or time.monotonic() > deadline:
             if in_hand:
-                left = batches.put_down(conn, destination, job_id, in_hand)
+                left = batches.put_down(conn, destination, job_id, in_hand, count_down)
             else:
                 left = int(conn.llen(keys.WAITING_KEY.format(destination=destination)))
             break
-        taken = batches.take(conn, destination, job_id, in_hand, min(count, max_units - units))
+        taken = batches.take(conn, destination, job_id, in_hand, min(count, max_units - units), count_down)
+        counted = []
         if not taken:
             break
         batch = [orjson.loads(raw) for raw in taken]
@@ -371,8 +383,19 @@ def _drain(
             drain_span.link(unit.get(TRACEPARENT))
             with _calls_span(unit, destination, drain_span):
                 outcome = make_calls(
-                    conn, unit["event_id"], destination, unit["actions"], 1, job_id, description, meta, made
+                    conn,
+                    unit["event_id"],
+                    destination,
+                    unit["actions"],
+                    1,
+                    job_id,
+                    description,
+                    meta,
+                    made,
+                    count_later=True,
                 )
+            if outcome.finished is not None:
+                counted.append((unit["event_id"], outcome.finished))
             if outcome.failed_meta is not None:
                 failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
                 failed += 1
@@ -457,6 +480,9 @@ class CallsOutcome:
     result: dict[str, Any]
     failed_meta: dict[str, Any] | None = None
     failed_actions: list[dict[str, Any]] = field(default_factory=list)
+    finished: str | None = None
+    """With ``count_later``: every call is made, and the event's destination is to be counted done with
+    this reason (``history.unit_finished``) by the caller."""
 
 
 def run_calls(
@@ -489,11 +515,13 @@ def make_calls(
     description: str | None,
     meta: dict[str, Any],
     made: Mapping[str, history.CallRecord] | None = None,
+    count_later: bool = False,
 ) -> CallsOutcome:
     """Make the calls in order; schedule the rest on a retryable failure; say which failed for good.
 
     ``made``: calls already made in a merged request (``_merged``), by idempotency key: their records
-    stand for them."""
+    stand for them. ``count_later``: the event's destination is not counted done here but said so in
+    ``CallsOutcome.finished`` (a drain counts it with its next take)."""
     executor = process.current().executor(conn)
     failures: list[history.CallRecord] = []
     failed_actions: list[dict[str, Any]] = []
@@ -525,6 +553,10 @@ def make_calls(
             failed_actions.append(action)
             continue
         outcomes.append(str(record.get("outcome")))
+    if count_later and not failures:
+        made_one = any(outcome == "done" for outcome in outcomes)
+        finished = "" if made_one else NOTHING_LEFT
+        return CallsOutcome({"outcome": "done", "calls": outcomes}, finished=finished)
     failed = _settle(conn, event_id, failures, outcomes)
     return CallsOutcome(
         {"outcome": "failed" if failed else "done", "calls": outcomes}, failed, failed_actions
@@ -585,7 +617,7 @@ def _settle(
         }
     if finished:
         made = any(outcome == "done" for outcome in outcomes)
-        history.unit_finished(conn, event_id, "" if made else "every call was already made")
+        history.unit_finished(conn, event_id, "" if made else NOTHING_LEFT)
     return None
 
 

@@ -152,8 +152,8 @@ def normalize_issue(issue: Issue, settings: Settings) -> Normalized:
             "issue": summary,
             "webhook_event": "issue.read",
             "refs_known": {
-                "zendesk_ticket_ids": bool(zendesk_field) and zendesk_field in fields,
-                "salesforce_ids": bool(salesforce_field) and salesforce_field in fields,
+                "zendesk_ticket_ids": not zendesk_field or zendesk_field in fields,
+                "salesforce_ids": not salesforce_field or salesforce_field in fields,
             },
             "from_source": True,
             "sequence_precision_ms": 1,

@@ -230,11 +230,12 @@ def _data(payload: dict[str, Any], issue: dict[str, Any], settings: Settings) ->
                 data["previous_key"] = previous
     if issue:
         issue_fields = _dict(issue.get("fields"))
-        # A custom field the body does not carry is unknown, not empty: it must not unlink anything.
+        # A custom field the body does not carry is unknown, not empty: it must not unlink anything. One
+        # not configured names nothing, for good: known and empty (an event then tells the whole state).
         zendesk_field, salesforce_field = settings.jira_zendesk_field, settings.jira_salesforce_field
         data["refs_known"] = {
-            "zendesk_ticket_ids": bool(zendesk_field) and zendesk_field in issue_fields,
-            "salesforce_ids": bool(salesforce_field) and salesforce_field in issue_fields,
+            "zendesk_ticket_ids": not zendesk_field or zendesk_field in issue_fields,
+            "salesforce_ids": not salesforce_field or salesforce_field in issue_fields,
         }
     data["sequence_precision_ms"] = 1
     return data

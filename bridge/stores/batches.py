@@ -23,7 +23,7 @@ wait with no flag (a worker that died between adding a unit and queueing its dra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -119,27 +119,43 @@ def disarm(conn: Redis, destination: str) -> None:
     conn.delete(keys.ARMED_KEY.format(destination=destination))
 
 
+Writes = Callable[[Pipeline], object]
+"""Writes that go with a take or a put-down, in its transaction (the count-down of the units finished)."""
+
+
 def take(
-    conn: Redis, destination: str, job_id: str, finished: Sequence[bytes] = (), count: int = 1
+    conn: Redis,
+    destination: str,
+    job_id: str,
+    finished: Sequence[bytes] = (),
+    count: int = 1,
+    with_it: Writes | None = None,
 ) -> list[bytes]:
     """Drop the units ``finished`` from the drain job's in-flight list and take the next into it: the
     job's own in-flight units when it holds some (a re-run), else up to ``count`` of the oldest waiting.
-    Returns the units taken (none: nothing waits)."""
+    ``with_it`` adds writes to the same transaction (one round trip). Returns the units taken (none:
+    nothing waits)."""
     script_keys = [
         keys.WAITING_KEY.format(destination=destination),
         keys.IN_FLIGHT_KEY.format(job_id=job_id),
         keys.IN_FLIGHT_JOBS_KEY,
     ]
-    units: list[bytes] = conn.register_script(_NEXT)(
-        keys=script_keys, args=[count, f"{destination}|{job_id}", *finished]
-    )
+    with conn.pipeline(transaction=True) as pipe:
+        if with_it is not None:
+            with_it(pipe)
+        pipe.eval(_NEXT, len(script_keys), *script_keys, count, f"{destination}|{job_id}", *finished)
+        units: list[bytes] = pipe.execute()[-1]
     return units
 
 
-def put_down(conn: Redis, destination: str, job_id: str, finished: Sequence[bytes]) -> int:
-    """Drop the units ``finished`` from the in-flight list of a drain job that stops taking units; return
-    how many units still wait for ``destination``."""
+def put_down(
+    conn: Redis, destination: str, job_id: str, finished: Sequence[bytes], with_it: Writes | None = None
+) -> int:
+    """Drop the units ``finished`` from the in-flight list of a drain job that stops taking units (with
+    ``with_it``'s writes, in one transaction); return how many units still wait for ``destination``."""
     with conn.pipeline(transaction=True) as pipe:
+        if with_it is not None:
+            with_it(pipe)
         for unit in finished:
             pipe.lrem(keys.IN_FLIGHT_KEY.format(job_id=job_id), 1, unit.decode())
         pipe.srem(keys.IN_FLIGHT_JOBS_KEY, f"{destination}|{job_id}")

@@ -217,13 +217,13 @@ def note_made_again(conn: Redis, event_id: str, override: dict[str, str], again_
     )
 
 
-def unit_finished(conn: Redis, event_id: str, reason: str = "") -> bool:
+def unit_finished(conn: Redis | Pipeline, event_id: str, reason: str = "") -> None:
     """Count down the event's destinations with calls still to make; when none is left and none failed,
-    set the event ``done`` with ``reason``. Returns whether this set it done."""
-    done = conn.register_script(_UNIT_FINISHED)(
-        keys=[keys.EVENT_KEY.format(event_id=event_id)], args=[PENDING_FIELD, reason, time.time()]
-    )
-    return bool(done)
+    set the event ``done`` with ``reason``. On a pipeline it is sent with the pipeline (a drain sends it
+    with its next take of units, in one transaction: the unit leaves its job's hands as it is counted)."""
+    # EVAL, not a script object: in a pipeline, redis-py's would ask SCRIPT EXISTS first (a round trip).
+    key = keys.EVENT_KEY.format(event_id=event_id)
+    conn.eval(_UNIT_FINISHED, 1, key, PENDING_FIELD, reason, time.time())
 
 
 def unit_failed(conn: Redis, event_id: str, reason: str, finished: bool) -> None:

@@ -77,6 +77,11 @@ def watch(pipe: Pipeline, *watched: str) -> None:
     pipe.watch(*watched)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
+def watch_subject(pipe: Pipeline, kind: str, subject_id: str) -> None:
+    """WATCH a subject's state and the set of subjects naming it (one round trip: a plan reads both)."""
+    watch(pipe, subject_key(kind, subject_id), named_by_key(kind, subject_id))
+
+
 def load(conn: Redis | Pipeline, kind: str, subject_id: str) -> Stored | None:
     """Return the subject's stored state, or None when the bridge has none."""
     found = conn.hgetall(subject_key(kind, subject_id))
