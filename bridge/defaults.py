@@ -83,6 +83,9 @@ SOURCE_READ_MARGIN_MS = 2000
 the clocks of the bridge's host and the source's (NTP keeps them well within this) and a replica lagging
 a write. A delivery stamped within it that tells another state makes the bridge read again."""
 
+SOURCE_READ_AGAIN_AFTER_MS = 100
+"""How long past that margin a read that met a newer applied state is made again."""
+
 PLAN_ATTEMPTS = 50
 """Times a plan is made again because another worker changed what it read meanwhile (optimistic locking)."""
 

@@ -117,6 +117,13 @@ def restored_untold(candidate: Candidate, applied: dict[str, Any]) -> bool:
     )
 
 
+def final(candidate: Candidate) -> bool:
+    """Whether a candidate is a deletion nothing can follow (a ticket deleted for good, any Jira issue
+    deleted: Jira restores none): applied whatever arrived before it, no source read."""
+    deleted = candidate.partial.get("deleted")
+    return deleted is True or deleted == "permanent"
+
+
 def tells_whole_state(candidate: Candidate) -> bool:
     """Whether a candidate tells every field the links hang on (a ticket's Jira keys, an issue's ticket
     ids): only then may "nothing changed" move the applied state's time forward. An event that tells

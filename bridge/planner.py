@@ -200,11 +200,10 @@ class Planner:
                         in_force=stored.event_id,
                     )
                 if order is ordering.Order.SAME:
+                    # An event telling part of the state confirms nothing (an earlier change of the rest
+                    # may still be on its way): the applied time stays, and a deletion stamped before
+                    # this event but delivered after it is read from the source (below), not applied.
                     moved = ordering.confirmed(candidate, stored.sequence, stored.precision)
-                    if moved is None and candidate.sequence >= stored.sequence + stored.precision:
-                        # Newer, but it tells part of the state: whether the rest still holds at its time
-                        # only the source can say (an earlier change of the rest may still be on its way).
-                        raise _ReadSource("partial")
                     if moved is not None and moved != (stored.sequence, stored.precision):
                         pipe.multi()
                         pipe.hset(key, mapping={"sequence": moved[0], "precision": moved[1]})
@@ -219,10 +218,16 @@ class Planner:
                     raise _ReadSource("tie")
                 if ordering.restored_untold(candidate, stored.state):
                     raise _ReadSource("restored")
-                if not ordering.tells_whole_state(candidate) and not candidate.partial.get("deleted"):
-                    # Newer, but it tells part of the state: the rest, as of its time, is the source's.
-                    # (A deletion needs no rest: its links go whatever they were; a restore reads.)
+                if not ordering.tells_whole_state(candidate) and not ordering.final(candidate):
+                    # Newer, but it tells part of the state: the rest, as of its time, is the source's. A
+                    # soft deletion too: a restore made after it may have been delivered before it.
                     raise _ReadSource("partial")
+                if _read_too_early(event, candidate, stored):
+                    raise RetryLater(
+                        _read_again_in(stored),
+                        f"{subject}: a newer state was applied while it was read; reading it again",
+                        counts=False,
+                    )
             return self._commit(pipe, event, candidate, stored, merged, override)
 
     def _commit(
@@ -238,7 +243,9 @@ class Planner:
         view = ordering.rules_event(event, kind, merged)
         sequence, precision = candidate.sequence, candidate.precision
         if stored is not None and stored.sequence > sequence:
-            sequence = stored.sequence  # a source read lagging a delivery: the order never goes back
+            # The order never goes back (the delivered state standing for the source when none is
+            # configured, or a re-plan): the interval starts where the applied one did, and ends as its own.
+            sequence, precision = stored.sequence, max(1, sequence + precision - stored.sequence)
         new = subjects.Stored(kind, candidate.id, sequence, precision, dict(merged), view["id"])
         if kind == ordering.TICKET:
             linked, changes = ticket_view(self, pipe, view, new, stored)
@@ -331,6 +338,19 @@ class Planner:
                 return _unknown_event(kind, subject_id, reason)
             # Nothing to ask: the state delivered last wins the tie (the senders mostly keep order).
             return {**delivered, "data": {**delivered.get("data", {}), "from_source": True}}
+
+
+def _read_too_early(event: Event, candidate: ordering.Candidate, stored: subjects.Stored) -> bool:
+    """Whether a read of the source that tells another state than the applied one began within the
+    margin of that state's time (``current.as_read``): a clock ahead of ours may have stamped a change
+    made after the read, so the read may be older than what it would replace."""
+    return bool(event.get("data", {}).get("read")) and stored.sequence >= candidate.sequence
+
+
+def _read_again_in(stored: subjects.Stored) -> float:
+    """Seconds until a read would begin past the margin of the applied state's time."""
+    due_ms = stored.sequence + defaults.SOURCE_READ_MARGIN_MS + defaults.SOURCE_READ_AGAIN_AFTER_MS
+    return max(0.0, due_ms / 1000 - time.time())
 
 
 def applied_event(stored: subjects.Stored, reason: str) -> Event:

@@ -62,3 +62,11 @@ def test_a_read_is_ordered_by_when_it_was_made_not_by_updated_at() -> None:
     end = read.sequence + read.data["sequence_precision_ms"]
     assert int(time.time() * 1000) + margin >= end >= int(started * 1000) + margin
     assert read.occurred_at == updated  # what operators see of the ticket's own time stays
+
+
+def test_only_a_deletion_nothing_can_follow_is_final() -> None:
+    assert ordering.final(_ticket(1, 1, {"deleted": "permanent"}))
+    assert not ordering.final(_ticket(1, 1, {"deleted": "soft"}))  # a restore may follow, delivered first
+    assert not ordering.final(_ticket(1, 1, {"deleted": None}))
+    issue = ordering.Candidate(ordering.ISSUE, "10000", 1, 1, {"deleted": True})
+    assert ordering.final(issue)

@@ -124,7 +124,8 @@ def ticket_event(ctx: Context, ticket: Ticket) -> Event:
 def ticket_or_deleted(ctx: Context, ticket_id: str, ticket: Ticket | None) -> Event:
     """A ticket read from Zendesk as a catch-up's event; ``None`` (Zendesk shows it no more): deleted."""
     if ticket is None:
-        return as_event(ctx, current.deleted_ticket(ticket_id), "zendesk")
+        # Ordered as a read (of ``show_many``'s, just made), as a deletion the Tickets API told.
+        return as_event(ctx, current.as_read(current.deleted_ticket(ticket_id), time.time()), "zendesk")
     return ticket_event(ctx, ticket)
 
 

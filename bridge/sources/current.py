@@ -66,7 +66,8 @@ def as_read(found: Normalized, started: float) -> Normalized:
     margin = defaults.SOURCE_READ_MARGIN_MS
     start = int(started * 1000) - margin
     end = int(time.time() * 1000) + margin
-    return replace(found, sequence=start, data={**found.data, "sequence_precision_ms": end - start})
+    data = {**found.data, "sequence_precision_ms": end - start, "read": True}
+    return replace(found, sequence=start, data=data)
 
 
 def issue_fields(settings: Settings) -> str:

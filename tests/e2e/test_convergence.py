@@ -19,6 +19,12 @@ def _at(seconds: int, minute_only: bool = False) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ" if minute_only else "%Y-%m-%dT%H:%M:%SZ")
 
 
+def _now() -> str:
+    """Now, as Zendesk stamps it: what happens after the bridge has read a ticket is stamped after the read
+    (a read is ordered by when it was made, bridge/sources/current.py)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _trigger(ticket: str, keys: str, at: str, status: str = "Open") -> dict[str, Any]:
     payload = samples.zendesk_trigger(ticket, keys, status)
     payload["ticket"]["updated_at"] = at
@@ -159,13 +165,13 @@ def test_soft_delete_unlinks_a_restore_links_again_and_a_permanent_delete_unlink
     assert _remote_links(e2e, "7100") == {}
 
     # Restored (no Jira field in the event): the bridge reads the ticket; its keys are what they were.
-    e2e.control.restore_ticket("7100", updated_at=_at(20))
-    _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7100", _at(20))).json()["event_id"])
+    restored = _now()  # after the bridge read the soft-deleted ticket
+    e2e.control.restore_ticket("7100", updated_at=restored)
+    _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7100", restored)).json()["event_id"])
     wait_until(lambda: len(_zendesk_links(e2e, "7100")) == 2, 30, "the restored ticket's links")
     assert list(_remote_links(e2e, "7100")) == ["DEL-1", "DEL-2"]
 
-    # Deleted after the bridge read the restored ticket: stamped now, as Zendesk would stamp it.
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = _now()
     e2e.control.delete_ticket("7100", permanent=True, updated_at=now)
     _settled(e2e, e2e.zendesk(_ticket_event("permanently_deleted", "7100", now)).json()["event_id"])
     wait_until(lambda: _zendesk_links(e2e, "7100") == [], 30, "the links of the deleted ticket to go")
@@ -182,10 +188,11 @@ def test_a_restored_ticket_links_what_it_holds_now_not_what_it_held_when_deleted
     _settled(e2e, e2e.zendesk(_ticket_event("soft_deleted", "7101", _at(10))).json()["event_id"])
     wait_until(lambda: _zendesk_links(e2e, "7101") == [], 30, "the links of the soft-deleted ticket to go")
 
-    e2e.control.restore_ticket("7101", updated_at=_at(15))
-    # Changed once back, its delivery lost; the restore's delivery comes after and tells no field.
-    e2e.control.put_ticket("7101", jira_keys="UND-2", updated_at=_at(18))
-    _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7101", _at(20))).json()["event_id"])
+    # After the bridge read the soft-deleted ticket: restored, changed once back (its delivery lost); the
+    # restore's delivery comes after and tells no field.
+    e2e.control.restore_ticket("7101", updated_at=_now())
+    e2e.control.put_ticket("7101", jira_keys="UND-2", updated_at=_now())
+    _settled(e2e, e2e.zendesk(_ticket_event("undeleted", "7101", _now())).json()["event_id"])
     wait_until(lambda: len(_zendesk_links(e2e, "7101")) == 1, 30, "the restored ticket's link")
     assert list(_remote_links(e2e, "7101")) == ["UND-2"]
     assert _software_keys(e2e, "7101") == ["UND-2"]
@@ -234,3 +241,40 @@ def test_a_delete_and_restore_in_one_second_delivered_reversed_leave_the_ticket_
     assert list(_remote_links(e2e, ticket)) == [key]
     assert [key for _, key in _zendesk_links(e2e, ticket)] == [key]
     assert _software_keys(e2e, ticket) == [key]
+
+
+def test_a_read_that_may_be_older_than_a_state_stamped_by_a_clock_ahead_is_made_again(e2e: Bridge) -> None:
+    # Zendesk's clock a second ahead of the bridge's: an edit stamped just after the start of a read the
+    # bridge makes may have been made after that read. The read must not replace it; it is made again
+    # once past the margin (here, the edit has reached the Tickets API by then).
+    ticket, stamp = "7105", "%Y-%m-%dT%H:%M:%SZ"
+    now = datetime.now(UTC)
+    e2e.control.put_ticket(ticket, jira_keys="SKW-1", updated_at=now.strftime(stamp))
+    _settled(
+        e2e,
+        e2e.zendesk(_trigger(ticket, "SKW-1", (now - timedelta(seconds=5)).strftime(stamp))).json()[
+            "event_id"
+        ],
+    )
+    ahead = now + timedelta(seconds=1)
+    _settled(e2e, e2e.zendesk(_trigger(ticket, "SKW-2", ahead.strftime(stamp))).json()["event_id"])
+    wait_until(lambda: list(_remote_links(e2e, ticket)) == ["SKW-2"], 30, "SKW-2's link")
+
+    e2e.control.clear_calls()
+    tie = e2e.zendesk(_trigger(ticket, "SKW-3", ahead.strftime("%Y-%m-%dT%H:%MZ"))).json()["event_id"]
+    wait_until(
+        lambda: any(
+            call["method"] == "GET" and ticket in call["path"] for call in e2e.control.calls("zendesk")
+        ),
+        30,
+        "the bridge to read the ticket for the tie",
+    )
+    e2e.control.put_ticket(ticket, jira_keys="SKW-2", updated_at=ahead.strftime(stamp))
+    _settled(e2e, tie)
+
+    assert list(_remote_links(e2e, ticket)) == ["SKW-2"]
+    assert [key for _, key in _zendesk_links(e2e, ticket)] == ["SKW-2"]
+    reads = [
+        call for call in e2e.control.calls("zendesk") if call["method"] == "GET" and ticket in call["path"]
+    ]
+    assert len(reads) >= 2  # read again past the margin
