@@ -73,6 +73,15 @@ class _ReadSource(Exception):
         self.reason = reason
 
 
+class _ReadTooEarly(Exception):
+    """A read of the source began within the margin of a newer applied state (``_read_too_early``): read
+    again in ``wait_s`` seconds (now, when 0)."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"read again in {wait_s:.1f} s")
+        self.wait_s = wait_s
+
+
 class Planner:
     """Plans events for one worker process (its rules, settings and clients)."""
 
@@ -102,9 +111,19 @@ class Planner:
                 continue
             except _ReadSource as read:
                 event = self._from_source(candidate.kind, candidate.id, event, read.reason)
-                found = ordering.candidate_of(event)
-                assert found is not None
-                candidate = found
+            except _ReadTooEarly as early:
+                if early.wait_s > 0:
+                    # The job runs again then; a delivered event reads anew, a read is made again below.
+                    raise RetryLater(
+                        early.wait_s,
+                        f"{candidate.kind} {candidate.id}: a newer state was applied while it was read; "
+                        "reading it again past the margin",
+                        counts=False,
+                    ) from None
+                event = self._from_source(candidate.kind, candidate.id, event, "again")
+            found = ordering.candidate_of(event)
+            assert found is not None
+            candidate = found
         raise RetryLater(
             1.0, f"{candidate.kind} {candidate.id} kept changing while it was planned", counts=False
         )
@@ -223,11 +242,7 @@ class Planner:
                     # soft deletion too: a restore made after it may have been delivered before it.
                     raise _ReadSource("partial")
                 if _read_too_early(event, candidate, stored):
-                    raise RetryLater(
-                        _read_again_in(stored),
-                        f"{subject}: a newer state was applied while it was read; reading it again",
-                        counts=False,
-                    )
+                    raise _ReadTooEarly(_read_again_in(stored))
             return self._commit(pipe, event, candidate, stored, merged, override)
 
     def _commit(

@@ -89,6 +89,20 @@ def process_event(event: Event, attempt: int = 1) -> dict[str, Any]:
         return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event), rerun)
 
 
+_READ_WHY = {
+    "tie": "a tie",
+    "partial": "it tells part of the ticket's state",
+    "restored": "a restore that tells no field",
+    "again": "a read met a newer state",
+}
+
+
+def _why_read(read: Event) -> str:
+    """Why the planner read the subject from its source (``delivery_id`` ``source:<reason>:<event>``)."""
+    reason = read["delivery_id"].split(":")[1] if read["delivery_id"].startswith("source:") else ""
+    return _READ_WHY.get(reason, "read from its source")
+
+
 def _event_attributes(event: Event) -> dict[str, str | int | None]:
     subject = event["subject"]
     return {
@@ -138,7 +152,7 @@ def _settle_plan(
             conn,
             delivered["id"],
             "skipped",
-            f"a tie, settled by the source's state (event {plan.event['id']})",
+            f"{_why_read(plan.event)}, settled by the source's state (event {plan.event['id']})",
         )
     elif (
         delivered is not None
