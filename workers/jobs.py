@@ -45,8 +45,6 @@ from workers import process
 
 log = logging.getLogger("bridge.worker")
 
-NOTHING_LEFT = "every call was already made"
-
 
 def _current_job() -> Job:
     job = get_current_job()
@@ -568,9 +566,7 @@ def make_calls(
             continue
         outcomes.append(str(record.get("outcome")))
     if count_later and not failures:
-        made_one = any(outcome == "done" for outcome in outcomes)
-        finished = "" if made_one else NOTHING_LEFT
-        return CallsOutcome({"outcome": "done", "calls": outcomes}, finished=finished)
+        return CallsOutcome({"outcome": "done", "calls": outcomes}, finished=_finished_reason(outcomes))
     failed = _settle(conn, event_id, failures, outcomes)
     return CallsOutcome(
         {"outcome": "failed" if failed else "done", "calls": outcomes}, failed, failed_actions
@@ -630,9 +626,13 @@ def _settle(
             "destination": first.get("destination"),
         }
     if finished:
-        made = any(outcome == "done" for outcome in outcomes)
-        history.unit_finished(conn, event_id, "" if made else NOTHING_LEFT)
+        history.unit_finished(conn, event_id, _finished_reason(outcomes))
     return None
+
+
+def _finished_reason(outcomes: list[str]) -> str:
+    """The reason an event's destination is counted done with: none when a call was made now."""
+    return "" if any(outcome == "done" for outcome in outcomes) else "every call was already made"
 
 
 def failed_calls_job(
