@@ -154,6 +154,11 @@ BULK_UNITS_MAX = 50
 """Units a drain job of an API that takes calls in bulk (Jira Software) takes at once, their calls merged
 into one request per kind."""
 
+BULK_WHEN_BEHIND_S = 1.0
+"""An event job that waited this long in the queue finds the workers behind: its calls to an API that
+takes them in bulk wait until ``BULK_UNITS_MAX`` units wait, and go in one request (``workers.jobs``).
+Below it, they go at once, merged with whatever else waits."""
+
 DRAIN_MAX_UNITS = 200
 """Units one drain job takes at most before it hands over to a new job (and to other queues)."""
 

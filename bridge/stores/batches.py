@@ -34,19 +34,22 @@ from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.upstreams import DESTINATIONS
 
-# Finish the units in hand (ARGV[3..]), then take the next: this job's own in-flight units first (left by
-# an earlier run of the job whose worker died), else up to ARGV[1] of the oldest waiting. One round trip.
+# Finish the units in hand (ARGV[4..]), then take the next: this job's own in-flight units first (left by
+# an earlier run of the job whose worker died), else up to ARGV[1] of the oldest waiting, provided at least
+# ARGV[2] wait. One round trip.
 _NEXT = """
-for i = 3, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
+for i = 4, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 if #held > 0 then return held end
 local taken = {}
-for _ = 1, tonumber(ARGV[1]) do
-  local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
-  if not unit then break end
-  taken[#taken + 1] = unit
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+  for _ = 1, tonumber(ARGV[1]) do
+    local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+    if not unit then break end
+    taken[#taken + 1] = unit
+  end
 end
-if #taken > 0 then redis.call('SADD', KEYS[3], ARGV[2]) else redis.call('SREM', KEYS[3], ARGV[2]) end
+if #taken > 0 then redis.call('SADD', KEYS[3], ARGV[3]) else redis.call('SREM', KEYS[3], ARGV[3]) end
 return taken
 """
 # Give the in-flight unit of a drain job that will not run again back to its destination's waiting list.
@@ -130,11 +133,12 @@ def take(
     finished: Sequence[bytes] = (),
     count: int = 1,
     with_it: Writes | None = None,
+    at_least: int = 1,
 ) -> list[bytes]:
     """Drop the units ``finished`` from the drain job's in-flight list and take the next into it: the
-    job's own in-flight units when it holds some (a re-run), else up to ``count`` of the oldest waiting.
-    ``with_it`` adds writes to the same transaction (one round trip). Returns the units taken (none:
-    nothing waits)."""
+    job's own in-flight units when it holds some (a re-run), else up to ``count`` of the oldest waiting,
+    or none while fewer than ``at_least`` wait. ``with_it`` adds writes to the same transaction (one round
+    trip). Returns the units taken (none: nothing, or too little, waits)."""
     script_keys = [
         keys.WAITING_KEY.format(destination=destination),
         keys.IN_FLIGHT_KEY.format(job_id=job_id),
@@ -143,7 +147,9 @@ def take(
     with conn.pipeline(transaction=True) as pipe:
         if with_it is not None:
             with_it(pipe)
-        pipe.eval(_NEXT, len(script_keys), *script_keys, count, f"{destination}|{job_id}", *finished)
+        pipe.eval(
+            _NEXT, len(script_keys), *script_keys, count, at_least, f"{destination}|{job_id}", *finished
+        )
         units: list[bytes] = pipe.execute()[-1]
     return units
 

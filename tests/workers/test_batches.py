@@ -162,3 +162,16 @@ def test_a_unit_in_flight_of_a_drain_that_failed_for_good_goes_back_to_waiting(
     assert conn.smembers(keys.IN_FLIGHT_JOBS_KEY) == {f"jira|{alive.id}".encode()}
     assert batches.waiting(conn)["jira"] == 1
     assert conn.llen(keys.IN_FLIGHT_KEY.format(job_id=alive.id)) == 1
+
+
+def test_a_take_asking_for_at_least_n_units_takes_none_until_n_wait(conn: redis.Redis) -> None:
+    for issue in ("AL-1", "AL-2"):
+        _add(conn, issue)
+    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=3) == []
+    assert conn.llen(keys.WAITING_KEY.format(destination="jira")) == 2
+    _add(conn, "AL-3")
+    taken = batches.take(conn, "jira", "job-at-least", count=50, at_least=3)
+    assert [orjson.loads(unit)["event_id"] for unit in taken] == ["event-AL-1", "event-AL-2", "event-AL-3"]
+    assert batches.holders(conn) == [("jira", "job-at-least")]
+    # A job that holds units (its re-run) gets them back whatever waits.
+    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=10) == taken
