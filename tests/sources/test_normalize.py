@@ -124,6 +124,27 @@ def test_jira_delivery_identity_is_site_and_identifier_else_a_content_hash() -> 
     assert jira.delivery_key(dc, without_id) != jira.delivery_key(later, without_id)
 
 
+@pytest.mark.parametrize(
+    ("self_url", "site"),
+    [
+        ("https://acme.atlassian.net/rest/api/2/issue/10001", "acme.atlassian.net"),
+        ("HTTPS://Jira.Example.COM:8443/rest/api/2/issue/1?expand=x", "jira.example.com:8443"),
+        ("https://jira.example.com?a=/b", "jira.example.com"),
+        # Not a host a dedupe key may carry: userinfo, IPv6 brackets, spaces, no scheme, not a URL.
+        ("https://user:secret@jira.example.com/x", "unknown-site"),
+        ("http://[no-ipv6", "unknown-site"),
+        ("https://jira example.com/", "unknown-site"),
+        ("//jira.example.com/x", "unknown-site"),
+        ("jira.example.com", "unknown-site"),
+        ("", "unknown-site"),
+    ],
+)
+def test_a_jira_delivery_s_site_is_the_host_of_its_issue_url_or_unknown(self_url: str, site: str) -> None:
+    payload = {"issue": {"self": self_url}}
+    with_id = Delivery({"x-atlassian-webhook-identifier": "42"}, {}, b"", datetime.now(UTC))
+    assert jira.delivery_key(payload, with_id) == f"{site}:42"
+
+
 def _ms(moment: str) -> int:
     return int(datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp() * 1000)
 
