@@ -2,7 +2,8 @@
 
 The planner puts each destination's share of an event's calls (a *unit*: event id, destination,
 actions) on the destination's waiting list; the event job then takes one unit per destination itself
-(``workers.jobs._make_now``) and makes sure a drain job is queued for what is left
+(every unit waiting, for an API that takes calls in bulk; none until ``BULK_UNITS_MAX`` wait when the
+workers are behind: ``workers.jobs._make_now``) and makes sure a drain job is queued for what is left
 (``bridge.job_queues.arm``). A job takes units into its own in-flight list — one at a time, or up to
 ``BULK_UNITS_MAX`` for an API that takes calls in bulk (their calls merged into one request) — makes
 their calls (``workers.jobs.drain_calls``) and drops them: RQ's own cost per job (about 3 ms of worker

@@ -95,6 +95,9 @@ def peak_rss_mb(e2e: Bridge, out: Path, *args: str) -> tuple[float, float]:
     return peak_kb / 1024, time.monotonic() - started
 
 
+# Three runs over 10,000 subjects take ~60 s on a fast 2-core machine and 211 s on a slow one (seen
+# 2026-12-07): more than the suite's default limit per test.
+@pytest.mark.timeout(600)
 def test_10000_tickets_and_links_page_through_with_bounded_memory(e2e: Bridge, tmp_path: Path) -> None:
     fill(e2e)
     base, _ = peak_rss_mb(e2e, tmp_path / "one.txt", "resync", "zendesk", "80000", "--dry-run")
