@@ -31,6 +31,9 @@ class _Connections:
         self._queue = EventQueue(self._redis)
 
     async def close(self) -> None:
+        if self._queue is not None:
+            await self._queue.close()
+            self._queue = None
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

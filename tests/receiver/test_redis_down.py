@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import httpx
+import redis
 
+from bridge import samples
 from bridge.embedded_redis import EmbeddedRedis, free_port
 from bridge.settings import Settings
 from tests.receiver.conftest import ServeApp, send, signed_jira, signed_zendesk
@@ -49,3 +51,23 @@ def test_redis_stopped_during_the_test_then_back(serve_app: ServeApp, settings: 
     assert not_ready.status_code == 503
     assert again.status_code == 202  # nothing half-written: the retry is a new event, not a duplicate
     assert ready.status_code == 200
+
+
+def test_a_connection_redis_closed_while_idle_costs_no_delivery_a_503(
+    serve_app: ServeApp, settings: Settings
+) -> None:
+    # Redis drops idle clients (its `timeout` setting, Heroku's idle timeout) or all of them (CLIENT KILL,
+    # a proxy's failover): the next delivery goes on a fresh connection, not a 503.
+    with EmbeddedRedis() as private:
+        server = serve_app(settings.replace(redis_url=private.url))
+        admin = redis.Redis.from_url(private.url)
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert send(http, signed_zendesk(invocation="first")).status_code == 202
+            for round_number in range(3):
+                killed = admin.client_kill_filter(_type="normal", skipme=True)
+                assert killed >= 1
+                time.sleep(0.2)  # the close reaches the receiver's socket
+                ticket = samples.zendesk_trigger(str(9100 + round_number), f"KIL-{round_number + 1}")
+                answer = send(http, signed_zendesk(ticket, invocation=f"after-kill-{round_number}"))
+                assert answer.status_code == 202, answer.text
+        admin.close()
