@@ -147,17 +147,18 @@ ABANDONED_JOB_RETRIES = 3
 purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with ``Retry-After``)."""
 
 INLINE_CALLS_BUDGET_S = 2.0
-"""How long an event job spends making its own calls right after planning them (one unit per destination)
-before it leaves the rest to drain jobs: a delivery's calls go out at once unless an upstream is slow."""
+"""How long an event job spends making its own calls right after planning them (one unit per destination,
+or a bulk request's batch) before it leaves the rest to drain jobs: a delivery's calls go out at once
+unless an upstream is slow. It is checked between takes: a batch taken is finished."""
 
 BULK_UNITS_MAX = 50
 """Units a drain job of an API that takes calls in bulk (Jira Software) takes at once, their calls merged
 into one request per kind."""
 
-BULK_WHEN_BEHIND_S = 1.0
-"""An event job that waited this long in the queue finds the workers behind: its calls to an API that
-takes them in bulk wait until ``BULK_UNITS_MAX`` units wait, and go in one request (``workers.jobs``).
-Below it, they go at once, merged with whatever else waits."""
+BULK_BEHIND_EVENTS = 10
+"""Events queued from which the workers count as behind: an event job then leaves its calls to an API
+that takes them in bulk waiting until ``BULK_UNITS_MAX`` units wait, to go in one request
+(``workers.jobs._make_now``). With fewer queued, they go at once, merged with whatever else waits."""
 
 DRAIN_MAX_UNITS = 200
 """Units one drain job takes at most before it hands over to a new job (and to other queues)."""

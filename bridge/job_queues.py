@@ -64,9 +64,11 @@ REPLAY_OF_TRACE = "replay_of_trace"
 """Key of a replay job's meta holding the ``traceparent`` of the event it replays (its span links there);
 ``bridge.tracing.TRACEPARENT`` holds the trace the job continues."""
 
-ABANDONED_RETRY = Retry(max=defaults.ABANDONED_JOB_RETRIES)
-"""RQ re-queues a job abandoned by a dead worker while it has retries left; failures the bridge raises on
-purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with ``Retry-After``)."""
+ABANDONED_RETRY = Retry(max=defaults.ABANDONED_JOB_RETRIES, enqueue_at_front=True)
+"""RQ re-queues a job abandoned by a dead worker while it has retries left, at the head of its queue: the
+units it held (other events' calls too) are finished first, not after a backlog. Failures the bridge
+raises on purpose set ``retries_left`` to 0 first (upstream retries are the bridge's own, with
+``Retry-After``)."""
 
 
 def queue_names() -> list[str]:

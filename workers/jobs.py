@@ -162,7 +162,7 @@ def _settle_plan(
     if plan.actions:
         # Its calls go out now, from this job; what waits behind others' goes to drain jobs. A crash here
         # leaves the units waiting (or in this job's hands, for its re-run): the keeper arms their drains.
-        _make_now(conn, job.id, plan.destinations, _waited_s(job))
+        _make_now(conn, job.id, plan.destinations)
     _log(plan.event, plan.outcome, actions=len(plan.actions), cascades=len(plan.cascades))
     return {
         "outcome": plan.outcome,
@@ -355,10 +355,10 @@ def _drain(
     at_least: int = 1,
 ) -> Drained:
     """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
-    their calls, until none waits (or fewer than ``at_least``), ``max_units`` are made, ``deadline`` passes
-    or the destination's gate holds its requests (the job's own in-flight unit, left by an earlier run of
-    it, comes first). Each unit's calls continue its event's trace; a drain job's ``drain_span`` and they
-    link to each other."""
+    their calls, until none waits, ``max_units`` are made, ``deadline`` passes or the destination's gate
+    holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first). With
+    ``at_least``, none is taken while fewer wait and ``BULK_BEHIND_EVENTS`` events are queued. Each
+    unit's calls continue its event's trace; a drain job's ``drain_span`` and they link to each other."""
     guard = process.current().guards.get(destination)
     # An API that takes calls in bulk gets the waiting units in batches, their calls merged.
     count = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
@@ -383,11 +383,19 @@ def _drain(
             else:
                 left = int(conn.llen(keys.WAITING_KEY.format(destination=destination)))
             break
-        taken = batches.take(
-            conn, destination, job_id, in_hand, min(count, max_units - units), count_down, at_least
+        taken, waiting = batches.take(
+            conn,
+            destination,
+            job_id,
+            in_hand,
+            min(count, max_units - units),
+            count_down,
+            at_least,
+            (job_queues.EVENTS_QUEUE, defaults.BULK_BEHIND_EVENTS) if at_least > 1 else None,
         )
         counted = []
         if not taken:
+            left = waiting
             break
         batch = [orjson.loads(raw) for raw in taken]
         made = _merged(conn, job_id, batch) if len(batch) > 1 else {}
@@ -466,7 +474,7 @@ def _calls_span(
     )
 
 
-def _make_now(conn: Redis, job_id: str, destinations: list[str], waited_s: float = 0.0) -> None:
+def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> None:
     """Make a just-planned event's calls in its own job, one unit per destination (the oldest waiting: the
     lists are first in, first out), so that a delivery's first call goes out without waiting for a drain
     job. A rate-limited destination whose next slot is not free now is left to its drain job (which
@@ -474,39 +482,25 @@ def _make_now(conn: Redis, job_id: str, destinations: list[str], waited_s: float
     (then, or when the gate opens).
 
     An API that takes calls in bulk gets every unit waiting for it (up to ``BULK_UNITS_MAX``), their calls
-    merged into one request. When the event waited ``BULK_WHEN_BEHIND_S`` or more in the queue
-    (``waited_s``), the workers are behind, and its units are left waiting until ``BULK_UNITS_MAX`` of
-    them wait: an event job then makes them in one request, and a drain job the rest once the backlog is
-    worked off."""
+    merged into one request. While ``BULK_BEHIND_EVENTS`` or more events are queued (the workers are
+    behind), its units are left waiting until ``BULK_UNITS_MAX`` of them wait: the event job that finds
+    them makes them in one request, and the one that finds the queue shorter makes what is left."""
     worker = process.current()
     deadline = time.monotonic() + defaults.INLINE_CALLS_BUDGET_S
     later = []
-    behind = waited_s >= defaults.BULK_WHEN_BEHIND_S
     for destination in destinations:
         guard = worker.guards.get(destination)
         if guard is not None and not guard.free_now():
             later.append(destination)
             continue
-        bulk = bool(bulk_kinds(destination))
-        at_least = defaults.BULK_UNITS_MAX if bulk and behind else 1
-        units = defaults.BULK_UNITS_MAX if bulk else 1
-        drained = _drain(conn, job_id, destination, deadline, units, at_least=at_least)
-        if at_least > 1 and not drained.units:
-            later.append(destination)  # too few wait yet: a later event job or a drain job merges them
-        elif drained.held_until is not None:
+        units = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
+        drained = _drain(conn, job_id, destination, deadline, units, at_least=units)
+        if drained.held_until is not None:
             job_queues.arm(conn, [destination], worker.settings, at=drained.held_until)
         elif drained.left:
             later.append(destination)
     if later:
         job_queues.arm(conn, later, worker.settings)
-
-
-def _waited_s(job: Job) -> float:
-    """How long ``job`` waited in its queue before a worker took it (seconds; 0 when RQ did not say)."""
-    if job.enqueued_at is None:
-        return 0.0
-    enqueued = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=UTC)
-    return max(0.0, (datetime.now(UTC) - enqueued).total_seconds())
 
 
 @dataclass(frozen=True)

@@ -198,13 +198,16 @@ class EventQueue:
             # As the pool checks a connection it hands out: one Redis closed meanwhile (its idle `timeout`,
             # a failover, CLIENT KILL) or left with data is replaced before the batch, not failed with it.
             try:
-                stale = await connection.can_read()
+                stale = await connection.can_read()  # redis-py 8.0 and later (pyproject.toml)
             except (RedisError, OSError):
                 stale = True
             if stale:
-                await connection.disconnect()
+                await connection.disconnect(nowait=True)
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self._timeout_s):
+            # The deadline moves on with each reply, as a timeout per command would: a large batch on a
+            # slow Redis fails only when Redis stops answering, not when the batch is long.
+            async with asyncio.timeout(self._timeout_s) as deadline:
                 await connection.send_packed_command(b"".join(p.command for p in batch), check_health=False)
                 results: list[Any] = []
                 for _ in batch:
@@ -212,6 +215,7 @@ class EventQueue:
                         results.append(await connection.read_response())
                     except ResponseError as error:  # an error reply; the replies after it still follow
                         results.append(error)
+                    deadline.reschedule(loop.time() + self._timeout_s)
         except BaseException:
             # Replies may still be on their way: the next batch starts on a new connection.
             await connection.disconnect()

@@ -25,7 +25,7 @@ wait with no flag (a worker that died between adding a unit and queueing its dra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from redis import Redis
@@ -35,27 +35,35 @@ from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.upstreams import DESTINATIONS
 
-# Finish the units in hand (ARGV[4..]), then take the next: this job's own in-flight units first (left by
-# an earlier run of the job whose worker died), else up to ARGV[1] of the oldest waiting, provided at least
-# ARGV[2] wait. One round trip.
+# Finish the units in hand (ARGV[5..]), then take the next into the in-flight list of ARGV[4]: its own
+# in-flight units first (left by an earlier run of the job whose worker died), else up to ARGV[1] of the
+# oldest waiting, or none while fewer than ARGV[2] wait; with a queue KEYS[4], that floor holds only while
+# the queue holds at least ARGV[3] jobs. The reply ends with how many units still wait. One round trip.
 _NEXT = """
-for i = 4, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
+for i = 5, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
-if #held > 0 then return held end
+if #held > 0 then
+  held[#held + 1] = redis.call('LLEN', KEYS[1])
+  return held
+end
+local need = tonumber(ARGV[2])
+if KEYS[4] and redis.call('LLEN', KEYS[4]) < tonumber(ARGV[3]) then need = 1 end
 local taken = {}
-if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+if redis.call('LLEN', KEYS[1]) >= need then
   for _ = 1, tonumber(ARGV[1]) do
     local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
     if not unit then break end
     taken[#taken + 1] = unit
   end
 end
-if #taken > 0 then redis.call('SADD', KEYS[3], ARGV[3]) else redis.call('SREM', KEYS[3], ARGV[3]) end
+if #taken > 0 then redis.call('SADD', KEYS[3], ARGV[4]) else redis.call('SREM', KEYS[3], ARGV[4]) end
+taken[#taken + 1] = redis.call('LLEN', KEYS[1])
 return taken
 """
-# Give the in-flight unit of a drain job that will not run again back to its destination's waiting list.
+# Give the in-flight units of a drain job that will not run again back to the head of their destination's
+# waiting list, last first: they wait in the order they were taken, before the units that came after them.
 _RETURN = """
-local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')
+local unit = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
 if not unit then redis.call('SREM', KEYS[3], ARGV[1]) end
 return unit
 """
@@ -127,6 +135,13 @@ Writes = Callable[[Pipeline], object]
 """Writes that go with a take or a put-down, in its transaction (the count-down of the units finished)."""
 
 
+class Taken(NamedTuple):
+    """What a take took (units, oldest first), and how many units still wait."""
+
+    units: list[bytes]
+    waiting: int
+
+
 def take(
     conn: Redis,
     destination: str,
@@ -135,24 +150,29 @@ def take(
     count: int = 1,
     with_it: Writes | None = None,
     at_least: int = 1,
-) -> list[bytes]:
-    """Drop the units ``finished`` from the drain job's in-flight list and take the next into it: the
-    job's own in-flight units when it holds some (a re-run), else up to ``count`` of the oldest waiting,
-    or none while fewer than ``at_least`` wait. ``with_it`` adds writes to the same transaction (one round
-    trip). Returns the units taken (none: nothing, or too little, waits)."""
+    while_queued: tuple[str, int] | None = None,
+) -> Taken:
+    """Drop the units ``finished`` from the job's in-flight list and take the next into it: the job's own
+    in-flight units when it holds some (a re-run), else up to ``count`` of the oldest waiting, or none
+    while fewer than ``at_least`` wait; with ``while_queued`` (an RQ queue's name, a number of jobs), that
+    floor holds only while the queue holds at least that many jobs. ``with_it`` adds writes to the same
+    transaction (one round trip)."""
     script_keys = [
         keys.WAITING_KEY.format(destination=destination),
         keys.IN_FLIGHT_KEY.format(job_id=job_id),
         keys.IN_FLIGHT_JOBS_KEY,
     ]
+    queued_at_least = 0
+    if while_queued is not None:
+        script_keys.append(keys.RQ_QUEUE_KEY.format(queue=while_queued[0]))
+        queued_at_least = while_queued[1]
+    member = f"{destination}|{job_id}"
     with conn.pipeline(transaction=True) as pipe:
         if with_it is not None:
             with_it(pipe)
-        pipe.eval(
-            _NEXT, len(script_keys), *script_keys, count, at_least, f"{destination}|{job_id}", *finished
-        )
-        units: list[bytes] = pipe.execute()[-1]
-    return units
+        pipe.eval(_NEXT, len(script_keys), *script_keys, count, at_least, queued_at_least, member, *finished)
+        *units, waiting = pipe.execute()[-1]
+    return Taken(units, int(waiting))
 
 
 def put_down(

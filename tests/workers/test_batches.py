@@ -167,11 +167,37 @@ def test_a_unit_in_flight_of_a_drain_that_failed_for_good_goes_back_to_waiting(
 def test_a_take_asking_for_at_least_n_units_takes_none_until_n_wait(conn: redis.Redis) -> None:
     for issue in ("AL-1", "AL-2"):
         _add(conn, issue)
-    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=3) == []
-    assert conn.llen(keys.WAITING_KEY.format(destination="jira")) == 2
+    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=3) == ([], 2)
     _add(conn, "AL-3")
-    taken = batches.take(conn, "jira", "job-at-least", count=50, at_least=3)
+    taken, waiting = batches.take(conn, "jira", "job-at-least", count=50, at_least=3)
     assert [orjson.loads(unit)["event_id"] for unit in taken] == ["event-AL-1", "event-AL-2", "event-AL-3"]
+    assert waiting == 0
     assert batches.holders(conn) == [("jira", "job-at-least")]
     # A job that holds units (its re-run) gets them back whatever waits.
-    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=10) == taken
+    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=10).units == taken
+
+
+def test_the_floor_of_a_take_holds_only_while_the_queue_named_is_long_enough(conn: redis.Redis) -> None:
+    queue = "bridge-test-floor"
+    _add(conn, "FL-1")
+    conn.rpush(keys.RQ_QUEUE_KEY.format(queue=queue), "job-1", "job-2")
+    assert batches.take(conn, "jira", "job-floor", count=50, at_least=5, while_queued=(queue, 2)) == ([], 1)
+    conn.lpop(keys.RQ_QUEUE_KEY.format(queue=queue))
+    taken, waiting = batches.take(conn, "jira", "job-floor", count=50, at_least=5, while_queued=(queue, 2))
+    assert [orjson.loads(unit)["event_id"] for unit in taken] == ["event-FL-1"]
+    assert waiting == 0
+
+
+def test_units_returned_from_a_dead_job_wait_in_the_order_they_were_taken(conn: redis.Redis) -> None:
+    for issue in ("RO-1", "RO-2", "RO-3", "RO-4"):
+        _add(conn, issue)
+    taken, _ = batches.take(conn, "jira", "job-dead", count=3)
+    assert len(taken) == 3
+    assert batches.return_units(conn, "jira", "job-dead") == 3
+    waiting = conn.lrange(keys.WAITING_KEY.format(destination="jira"), 0, -1)
+    assert [orjson.loads(unit)["event_id"] for unit in waiting] == [
+        "event-RO-1",
+        "event-RO-2",
+        "event-RO-3",
+        "event-RO-4",
+    ]
