@@ -352,16 +352,20 @@ def _drain(
     deadline: float,
     max_units: int,
     drain_span: tracing.Span = tracing.OFF,
-    at_least: int = 1,
+    gather: bool = False,
 ) -> Drained:
     """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
     their calls, until none waits, ``max_units`` are made, ``deadline`` passes or the destination's gate
     holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first). With
-    ``at_least``, none is taken while fewer wait and ``BULK_BEHIND_EVENTS`` events are queued. Each
+    ``gather``, a bulk API's units are left waiting until a whole batch waits, while ``BULK_BEHIND_EVENTS``
+    events are queued. Each
     unit's calls continue its event's trace; a drain job's ``drain_span`` and they link to each other."""
     guard = process.current().guards.get(destination)
     # An API that takes calls in bulk gets the waiting units in batches, their calls merged.
     count = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
+    at_least, while_queued = 1, None
+    if gather and count > 1:
+        at_least, while_queued = count, (job_queues.EVENTS_QUEUE, defaults.BULK_BEHIND_EVENTS)
     in_hand: list[bytes] = []
     # The units in hand whose calls are all made, counted down on their events with the next take or the
     # put-down: in one transaction with their leaving the job's hands, so a re-run counts none twice.
@@ -391,7 +395,7 @@ def _drain(
             min(count, max_units - units),
             count_down,
             at_least,
-            (job_queues.EVENTS_QUEUE, defaults.BULK_BEHIND_EVENTS) if at_least > 1 else None,
+            while_queued,
         )
         counted = []
         if not taken:
@@ -494,7 +498,7 @@ def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> None:
             later.append(destination)
             continue
         units = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
-        drained = _drain(conn, job_id, destination, deadline, units, at_least=units)
+        drained = _drain(conn, job_id, destination, deadline, units, gather=True)
         if drained.held_until is not None:
             job_queues.arm(conn, [destination], worker.settings, at=drained.held_until)
         elif drained.left:

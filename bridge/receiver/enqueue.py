@@ -82,15 +82,8 @@ class EventQueue:
     The writes go one at a time, on one connection of the queue's own (``close`` closes it).
     """
 
-    def __init__(
-        self,
-        redis: Redis,
-        queue: str = EVENTS_QUEUE,
-        template: JobTemplate | None = None,
-        timeout_s: float = defaults.REDIS_SOCKET_TIMEOUT_S,
-    ) -> None:
+    def __init__(self, redis: Redis, queue: str = EVENTS_QUEUE, template: JobTemplate | None = None) -> None:
         self._redis = redis
-        self._timeout_s = timeout_s
         self._connection: AbstractConnection | None = None
         self._template = template or event_job_template(queue)
         fixed_fields = [item for field in self._template.fields.items() for item in field]
@@ -207,7 +200,7 @@ class EventQueue:
         try:
             # The deadline moves on with each reply, as a timeout per command would: a large batch on a
             # slow Redis fails only when Redis stops answering, not when the batch is long.
-            async with asyncio.timeout(self._timeout_s) as deadline:
+            async with asyncio.timeout(defaults.REDIS_SOCKET_TIMEOUT_S) as deadline:
                 await connection.send_packed_command(b"".join(p.command for p in batch), check_health=False)
                 results: list[Any] = []
                 for _ in batch:
@@ -215,7 +208,7 @@ class EventQueue:
                         results.append(await connection.read_response())
                     except ResponseError as error:  # an error reply; the replies after it still follow
                         results.append(error)
-                    deadline.reschedule(loop.time() + self._timeout_s)
+                    deadline.reschedule(loop.time() + defaults.REDIS_SOCKET_TIMEOUT_S)
         except BaseException:
             # Replies may still be on their way: the next batch starts on a new connection.
             await connection.disconnect()
