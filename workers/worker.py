@@ -6,6 +6,8 @@ queues of ``bridge.job_queues``. ``BridgeWorker`` is RQ's non-forking worker wit
   a dead worker's jobs to the living (RQ's own lease for a ``SimpleWorker`` is the job's whole timeout);
 - no exit when Redis goes away: a failover or a restart is waited out, and the job in hand runs again
   once its lease lapses (every call in it is idempotent);
+- a job's bookkeeping in two round trips, its start and its end (RQ's own worker makes six: two before
+  the job, a heartbeat after it, a watch and a read of dependent jobs, which the bridge never makes);
 - fewer heartbeats and suspension checks than RQ sends, and no scheduler of RQ's (a forked child that
   outlives a killed worker, holding its Redis connection; and a lock that outlives it for a minute): the
   keeper moves due retries.
@@ -22,10 +24,12 @@ from typing import Any
 import redis
 from rq import Queue, SimpleWorker, worker_registration
 from rq.executions import Execution
-from rq.job import Job
-from rq.registry import clean_registries
+from rq.job import Job, JobStatus
+from rq.rate_limit import release_slot
+from rq.registry import StartedJobRegistry, clean_registries
 from rq.serializers import JSONSerializer
 from rq.utils import now as utcnow
+from rq.worker import WorkerStatus
 from rq.worker_pool import WorkerPool
 
 from bridge import defaults, job_queues, keys, tracing
@@ -96,7 +100,7 @@ class BridgeWorker(SimpleWorker):
         is still leased to this worker, and runs again (here or elsewhere) once the lease lapses.
         """
         try:
-            execution = self.prepare_execution(job)
+            execution = self._start(job, queue)
             self._in_hand = (job, execution)
             try:
                 self.perform_job(job, queue, execution)
@@ -106,6 +110,65 @@ class BridgeWorker(SimpleWorker):
             # and a round trip per job is a tenth of what a job costs in Redis.
         except REDIS_DOWN:
             self._wait_for_redis(f"running job {job.id}")
+
+    def _start(self, job: Job, queue: Queue) -> Execution:
+        """Write what RQ writes as a job starts — its execution and lease, the worker busy, the job
+        started — in one transaction, where RQ sends two (``prepare_execution``, then
+        ``prepare_job_execution`` from ``perform_job``, which this worker's version skips)."""
+        lease_s = self.get_heartbeat_ttl(job)
+        with self.connection.pipeline() as pipe:
+            execution = Execution.create(job, lease_s, pipeline=pipe, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            self.heartbeat(lease_s, pipeline=pipe)
+            job.prepare_for_execution(self.name, pipeline=pipe)
+            pipe.persist(job.key)
+            if len(self.queues) == 1:  # RQ's dequeue from one queue moves the job to an intermediate list
+                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipe.execute()
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Nothing left to write: ``_start`` wrote it with the execution."""
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """Note the end time only. RQ also writes a heartbeat here to cover the job's success or failure
+        callback; the bridge's jobs have none, and the outcome's transaction follows at once."""
+        job.ended_at = utcnow()
+
+    def handle_job_success(
+        self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
+    ) -> None:
+        """Record the job finished in one transaction (RQ's, less its look for dependent jobs).
+
+        RQ watches the job's dependents and reads them before the transaction (two round trips): the
+        bridge enqueues no job that depends on another. A job that repeats (none of the bridge's) takes
+        RQ's own path.
+        """
+        if job.repeats_left:
+            super().handle_job_success(job, queue, started_job_registry, execution)
+            return
+        assert job.started_at is not None
+        assert job.ended_at is not None
+        result_ttl = job.get_result_ttl(self.default_result_ttl)
+        with self.connection.pipeline() as pipe:
+            self.increment_successful_job_count(pipeline=pipe)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipe,
+                    worker_name=self.name,
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+            job._status = JobStatus.FINISHED
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            pipe.execute()
+        release_slot(job)
+        self.log.info("Successfully completed job %s in %ss", job.id, job.ended_at - job.started_at)
 
     def extend_lease(self, lease_s: int) -> None:
         """Extend the lease of the job in hand by ``lease_s`` (the keeper thread calls this)."""

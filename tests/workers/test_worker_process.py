@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 import redis
-from rq import Queue
+import redis.connection
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.registry import FinishedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bridge.job_queues import enqueue_due
@@ -55,6 +61,64 @@ def test_due_retries_are_moved_by_whichever_worker_and_a_burst_takes_them(
     worker.work(burst=True)
     assert due.get_status(refresh=True) == "finished"
     assert worker.scheduler is None  # RQ's scheduler (a forked child) never runs in the bridge's worker
+
+
+def test_a_job_ends_as_rqs_own_worker_leaves_it_in_two_round_trips(
+    redis_client: redis.Redis,
+    settings: Settings,
+    worker_process: StartWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bridge's worker writes a job's start in one transaction and its end in another, without RQ's
+    # look for dependent jobs or its after-the-job heartbeat: what a job leaves in Redis must not change.
+    worker_process(settings)
+    sent: list[int] = []
+    counting = threading.Event()
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(self: redis.connection.Connection, command: Any, check_health: bool = True) -> None:
+        if counting.is_set() and threading.current_thread() is threading.main_thread():  # not the keeper's
+            sent[-1] += 1
+        send(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    ended = {}
+    for worker_class in (SimpleWorker, BridgeWorker):
+        queue = Queue(f"parity-{worker_class.__name__}", connection=redis_client, serializer=JSONSerializer)
+        job = queue.enqueue("builtins.len", "abcd", result_ttl=600)
+        worker = worker_class([queue], connection=redis_client, serializer=JSONSerializer)
+        execute_job = worker.execute_job
+
+        def counted_job(job: Job, queue: Queue, execute: Any = execute_job) -> None:
+            sent.append(0)
+            counting.set()
+            try:
+                execute(job, queue)
+            finally:
+                counting.clear()
+
+        worker.execute_job = counted_job  # type: ignore[method-assign]
+        worker.work(burst=True)
+        stats = redis_client.hmget(worker.key, "successful_job_count", "total_working_time")
+        job.refresh()  # type: ignore[no-untyped-call]
+        ended[worker_class] = {
+            "status": job.get_status(refresh=True),
+            "result": job.return_value(),
+            "worker": job.worker_name == worker.name,
+            "finished": job.id in FinishedJobRegistry(queue=queue),
+            "started": job.id in StartedJobRegistry(queue=queue),
+            "executions": redis_client.keys(f"rq:execution:{job.id}*"),
+            "job ttl": 0 < redis_client.ttl(job.key) <= 600,
+            "stats": (int(stats[0] or 0), float(stats[1] or 0) > 0),
+        }
+    assert ended[SimpleWorker] == ended[BridgeWorker]
+    assert ended[BridgeWorker]["status"] == "finished"
+    assert ended[BridgeWorker]["result"] == 4
+    assert ended[BridgeWorker]["finished"]
+    assert ended[BridgeWorker]["stats"] == (1, True)
+    rq_own, bridge = sent
+    assert bridge == 2, sent  # RQ's own: two before the job, three after it, and its idle state
+    assert rq_own >= bridge + 4, sent
 
 
 def test_a_worker_stops_listening_on_its_channel_within_two_seconds(redis_client: redis.Redis) -> None:
