@@ -91,6 +91,17 @@ class HeldClaims:
             return list(self._by_id.values())
 
 
+@dataclass(frozen=True)
+class _Finished:
+    """A call of a bulk request as it ends: its record, its outcome, its claim (with the result when done)."""
+
+    action: PlannedAction
+    record: history.CallRecord
+    outcome: history.CallOutcome
+    claim: Claim | None = None
+    result: bytes | None = None
+
+
 @dataclass
 class Executor:
     """Makes planned calls for one worker process (its clients are pooled for the process's life)."""
@@ -125,20 +136,20 @@ class Executor:
         answer refuses that one). A call not settled here — its target busy, the destination's gate
         holding, or the request as a whole failing — is left to ``perform`` (its retries are its own).
         """
-        settled: dict[str, history.CallRecord] = {}
         if not batch:
-            return settled
+            return {}
         perform_many = actions()[batch[0].kind].perform_many
         guard = self.guards.get(batch[0].destination)
         if perform_many is None or (guard is not None and guard.held() is not None):
-            return settled
+            return {}
+        claims = [Claim.of(a.idempotency_key, a.target, a.object or a.target) for a in batch]
+        begun = self._marks.begin_many(claims, self.settings.worker_lease_s)
         claimed: list[tuple[PlannedAction, history.CallRecord, Claim, bool]] = []
-        for action in batch:
+        finished: list[_Finished] = []
+        for action, claim, started in zip(batch, claims, begun, strict=True):
             record = self._record(action, job_id, 1)
-            claim = Claim.of(action.idempotency_key, action.target, action.object or action.target)
-            started = self._marks.begin(claim, self.settings.worker_lease_s)
             if started.state == "duplicate":
-                settled[action.idempotency_key] = self._finish(action, record, "skipped-duplicate")
+                finished.append(_Finished(action, record, "skipped-duplicate"))
             elif (
                 started.state == "claimed"
                 and started.applied is not None
@@ -147,11 +158,11 @@ class Executor:
                 record["error"] = (
                     f"superseded: a newer plan ({started.applied}) already wrote {action.object}"
                 )
-                settled[action.idempotency_key] = self._finish(action, record, "skipped-stale", claim)
+                finished.append(_Finished(action, record, "skipped-stale", claim))
             elif started.state == "claimed":
                 claimed.append((action, record, claim, started.again or action.override is not None))
         if not claimed:
-            return settled
+            return self._finish_many(finished)
         began = time.perf_counter()
         try:
             with ExitStack() as holding:
@@ -167,21 +178,17 @@ class Executor:
                 )
         except (BridgeError, httpx.HTTPError):
             # The request as a whole failed: each call is made on its own (with its own retries).
-            for _, _, claim, _ in claimed:
-                self._end_claim(claim)
-            return settled
+            return self._finish_many(finished, release=[claim for _, _, claim, _ in claimed])
         ms = (time.perf_counter() - began) * 1000
         for (action, record, claim, _), answer in zip(claimed, answers, strict=True):
             record["ms"] = ms
             record["merged"] = len(claimed)  # the calls that went in the same request
             if isinstance(answer, UpstreamError):
                 self._describe(record, answer)
-                settled[action.idempotency_key] = self._finish(action, record, "failed", claim)
+                finished.append(_Finished(action, record, "failed", claim))
             else:
-                settled[action.idempotency_key] = self._finish(
-                    action, record, "done", claim, orjson.dumps(answer)
-                )
-        return settled
+                finished.append(_Finished(action, record, "done", claim, orjson.dumps(answer)))
+        return self._finish_many(finished)
 
     def _record(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
         record: history.CallRecord = {
@@ -312,3 +319,25 @@ class Executor:
                 ttl = self.settings.idempotency_ttl_s
                 self._marks.end(claim, ttl, result, action.version if result is not None else 0, then=pipe)
         return record
+
+    def _finish_many(
+        self, finished: list[_Finished], release: list[Claim] | None = None
+    ) -> dict[str, history.CallRecord]:
+        """``_finish`` the calls of a bulk request and release the claims in ``release`` (calls left to
+        ``perform``), in one round trip; return the records of the finished calls by idempotency key."""
+        if not finished and not release:
+            return {}
+        now = time.time()
+        ttl = self.settings.idempotency_ttl_s
+        with self.conn.pipeline(transaction=False) as pipe:
+            ends: list[tuple[Claim, bytes | None, int]] = []
+            for call in finished:
+                call.record["outcome"] = call.outcome
+                call.record["finished_at"] = now
+                history.add_call(pipe, call.action.event_id, call.record, self.settings.record_retention_s)
+                if call.claim is not None:
+                    version = call.action.version if call.result is not None else 0
+                    ends.append((call.claim, call.result, version))
+            ends += [(claim, None, 0) for claim in release or ()]
+            self._marks.end_many(ends, ttl, then=pipe)
+        return {call.action.idempotency_key: call.record for call in finished}

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.connection
 
 from bridge import keys
 from bridge.errors import CallFailed, RetryLater
@@ -263,6 +264,36 @@ def test_calls_an_api_takes_in_bulk_go_in_one_request_each_with_its_own_outcome(
     assert stored == {"zd-1", "zd-2", "zd-4", "zd-5"}
     # Each call is recorded as made: made again, one by one, it is skipped.
     assert executor.perform(batch[4], "job-2", 1)["outcome"] == "skipped-duplicate"
+
+
+def test_a_bulk_request_costs_the_same_redis_round_trips_for_one_call_or_many(
+    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each call still begins and ends with its own script (claim, applied version, record), but the
+    # calls of one request go to Redis together: two round trips around the request, not two per call.
+    sent = [0]
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(self: redis.connection.Connection, command: Any, check_health: bool = True) -> None:
+        sent[0] += 1
+        send(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    executor.perform_many([_submit("zd-20", 1, ["BULK-20"]), _submit("zd-21", 1, ["BULK-21"])], "job-0")
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    one = executor.perform_many([_submit("zd-30", 1, ["BULK-30"])], "job-1")
+    for_one, sent[0] = sent[0], 0
+    many = executor.perform_many([_submit(f"zd-4{n}", 1, [f"BULK-4{n}"]) for n in range(8)], "job-2")
+    assert [record["outcome"] for record in one.values()] == ["done"]
+    assert [record["outcome"] for record in many.values()] == ["done"] * 8
+    assert sent[0] == for_one
+
+    # Scripts lost meanwhile (a Redis restart): each call's script is loaded again and runs once.
+    redis_client.script_flush()
+    again = executor.perform_many([_submit(f"zd-4{n}", 1, [f"BULK-4{n}"]) for n in range(8)], "job-3")
+    assert [record["outcome"] for record in again.values()] == ["skipped-duplicate"] * 8
+    fresh = executor.perform_many([_submit("zd-50", 1, ["BULK-50"])], "job-4")
+    assert [record["outcome"] for record in fresh.values()] == ["done"]
+    assert redis_client.get(CLAIM_KEY.format(target="jira_software:zd-50")) is None
 
 
 def test_a_bulk_request_that_fails_as_a_whole_leaves_each_call_to_be_made_on_its_own(

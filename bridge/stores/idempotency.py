@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from redis import Redis
 from redis.client import Pipeline
@@ -95,6 +95,7 @@ class CallMarks:
     """The scripts, registered once per connection."""
 
     def __init__(self, conn: Redis) -> None:
+        self._conn = conn
         self._begin = conn.register_script(_BEGIN)
         self._end = conn.register_script(_END)
         self._renew = conn.register_script(_RENEW)
@@ -103,11 +104,30 @@ class CallMarks:
         """Return ``duplicate`` (made before), ``busy`` (claimed by another) or ``claimed``, with the record's
         applied version and whether a call on the record began before and never finished (an earlier
         attempt of this call, or of an older plan's, whose answer may be lost)."""
-        state, applied, again = self._begin(
-            keys=[claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key],
-            args=[claim.token, int(claim_ttl_s * 1000), BEGUN_TTL_S],
-        )
-        return Started(state.decode(), int(applied) if applied is not None else None, bool(again))
+        state, applied, again = self._begin(keys=_keys(claim), args=self._begin_args(claim, claim_ttl_s))
+        return _started(state, applied, again)
+
+    def begin_many(self, claims: list[Claim], claim_ttl_s: float) -> list[Started]:
+        """``begin`` each call of a bulk request, in order, in one round trip (each its own script)."""
+        with self._conn.pipeline(transaction=False) as pipe:
+            for claim in claims:
+                # EVALSHA straight into the pipeline (redis-py's script objects would ask SCRIPT EXISTS first).
+                pipe.evalsha(self._begin.sha, 4, *_keys(claim), *self._begin_args(claim, claim_ttl_s))
+            answers = pipe.execute(raise_on_error=False)
+        started = []
+        for claim, answer in zip(claims, answers, strict=True):
+            if isinstance(
+                answer, NoScriptError
+            ):  # not loaded yet, or Redis lost its scripts: this one did not run
+                answer = self._begin(keys=_keys(claim), args=self._begin_args(claim, claim_ttl_s))
+            elif isinstance(answer, Exception):
+                raise answer
+            started.append(_started(*answer))
+        return started
+
+    @staticmethod
+    def _begin_args(claim: Claim, claim_ttl_s: float) -> list[str | int]:
+        return [claim.token, int(claim_ttl_s * 1000), BEGUN_TTL_S]
 
     def end(
         self,
@@ -122,23 +142,29 @@ class CallMarks:
         With ``then``, a pipeline holding more writes (the operators' record of the call), the script joins
         them and all of it is one round trip.
         """
-        script_keys = [claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key]
-        args = [claim.token, "1" if result is not None else "0", result or b"", ttl_s, version]
         if then is None:
-            self._end(keys=script_keys, args=args)
+            self._end(keys=_keys(claim), args=_end_args(claim, ttl_s, result, version))
+            claim.released = True
         else:
-            # EVALSHA straight into the pipeline (redis-py's script objects would ask SCRIPT EXISTS first).
-            at = len(then)
-            then.evalsha(self._end.sha, len(script_keys), *script_keys, *args)
-            answers = then.execute(raise_on_error=False)
-            # NOSCRIPT: not loaded yet, or Redis restarted and lost its scripts.
-            if isinstance(answers[at], NoScriptError):
-                self._end(keys=script_keys, args=args)
-                answers[at] = None
-            for answer in answers:
-                if isinstance(answer, Exception):
-                    raise answer
-        claim.released = True
+            self.end_many([(claim, result, version)], ttl_s, then)
+
+    def end_many(self, ends: list[tuple[Claim, bytes | None, int]], ttl_s: int, then: Pipeline) -> None:
+        """``end`` each ``(claim, result, version)``, joining the writes in the pipeline ``then``: one round
+        trip for the calls of a bulk request and their records."""
+        at = len(then)
+        for claim, result, version in ends:
+            then.evalsha(self._end.sha, 4, *_keys(claim), *_end_args(claim, ttl_s, result, version))
+        answers = then.execute(raise_on_error=False)
+        for index, (claim, result, version) in enumerate(ends):
+            # NOSCRIPT: not loaded yet, or Redis restarted and lost its scripts (ending twice is harmless).
+            if isinstance(answers[at + index], NoScriptError):
+                self._end(keys=_keys(claim), args=_end_args(claim, ttl_s, result, version))
+                answers[at + index] = None
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        for claim, _, _ in ends:
+            claim.released = True
 
     def renew(self, claims: Iterable[Claim], claim_ttl_s: float) -> int:
         """Extend the claims still held (one round trip); return how many were."""
@@ -151,3 +177,15 @@ class CallMarks:
                 args=[int(claim_ttl_s * 1000), *(claim.token for claim in held)],
             )
         )
+
+
+def _keys(claim: Claim) -> list[str]:
+    return [claim.idempotency_key, claim.claim_key, claim.applied_key, claim.begun_key]
+
+
+def _end_args(claim: Claim, ttl_s: int, result: bytes | None, version: int) -> list[str | bytes | int]:
+    return [claim.token, "1" if result is not None else "0", result or b"", ttl_s, version]
+
+
+def _started(state: bytes, applied: bytes | None, again: int) -> Started:
+    return Started(cast(Begun, state.decode()), int(applied) if applied is not None else None, bool(again))
