@@ -208,10 +208,16 @@ def arm(conn: Redis, destinations: Iterable[str], settings: Settings, at: float 
     for then: its gate holds it until then); return those it queued for."""
     delay = max(0.0, at - time.time()) if at is not None else 0.0
     armed = batches.set_armed(conn, list(destinations), defaults.ARMED_TTL_S + math.ceil(delay))
-    if not armed:
-        return []
+    if armed:
+        queue_drains(conn, armed, settings, delay)
+    return armed
+
+
+def queue_drains(conn: Redis, destinations: list[str], settings: Settings, delay: float = 0.0) -> None:
+    """Queue a drain job for each destination whose drain flag the caller raised (``arm``, or a take that
+    arms: ``batches.take``), in ``delay`` seconds."""
     with conn.pipeline() as pipe:
-        for destination in armed:
+        for destination in destinations:
             queue = destination_queue(conn, destination)
             job = queue.create_job(
                 DRAIN_JOB_FUNC,
@@ -231,7 +237,6 @@ def arm(conn: Redis, destinations: Iterable[str], settings: Settings, at: float 
             else:
                 queue.enqueue_job(job, pipeline=pipe)
         pipe.execute()
-    return armed
 
 
 def arm_idle(conn: Redis, settings: Settings) -> list[str]:

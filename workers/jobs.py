@@ -343,6 +343,9 @@ class Drained:
     failed: int
     left: int
     held_until: float | None = None
+    armed: bool | None = None
+    """For units left by a take that arms (``gather``): True when it raised the destination's drain flag
+    (a drain job is to be queued), False when the flag was up (one is queued); None when not looked at."""
 
 
 def _drain(
@@ -377,6 +380,7 @@ def _drain(
 
     units = failed = left = 0
     held_until = None
+    armed = None
     while True:
         hold = guard.held() if guard is not None else None
         if hold is not None:
@@ -387,7 +391,7 @@ def _drain(
             else:
                 left = int(conn.llen(keys.WAITING_KEY.format(destination=destination)))
             break
-        taken, waiting = batches.take(
+        taken = batches.take(
             conn,
             destination,
             job_id,
@@ -396,12 +400,14 @@ def _drain(
             count_down,
             at_least,
             while_queued,
+            arm=gather,
         )
         counted = []
-        if not taken:
-            left = waiting
+        if not taken.units:
+            left = taken.waiting
+            armed = taken.armed if gather and left else None
             break
-        batch = [orjson.loads(raw) for raw in taken]
+        batch = [orjson.loads(raw) for raw in taken.units]
         made = _merged(conn, job_id, batch) if len(batch) > 1 else {}
         for unit in batch:
             description = f"{destination} calls of event {unit['event_id']}"
@@ -427,9 +433,9 @@ def _drain(
             if outcome.failed_meta is not None:
                 failed_calls_job(conn, unit["event_id"], destination, outcome, description, meta)
                 failed += 1
-        in_hand = taken
-        units += len(taken)
-    return Drained(units, failed, left, held_until if left else None)
+        in_hand = taken.units
+        units += len(taken.units)
+    return Drained(units, failed, left, held_until if left else None, armed)
 
 
 @functools.cache
@@ -501,7 +507,9 @@ def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> None:
         drained = _drain(conn, job_id, destination, deadline, units, gather=True)
         if drained.held_until is not None:
             job_queues.arm(conn, [destination], worker.settings, at=drained.held_until)
-        elif drained.left:
+        elif drained.armed:  # the take raised the flag for the units it left waiting
+            job_queues.queue_drains(conn, [destination], worker.settings)
+        elif drained.left and drained.armed is None:
             later.append(destination)
     if later:
         job_queues.arm(conn, later, worker.settings)

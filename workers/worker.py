@@ -6,8 +6,9 @@ queues of ``bridge.job_queues``. ``BridgeWorker`` is RQ's non-forking worker wit
   a dead worker's jobs to the living (RQ's own lease for a ``SimpleWorker`` is the job's whole timeout);
 - no exit when Redis goes away: a failover or a restart is waited out, and the job in hand runs again
   once its lease lapses (every call in it is idempotent);
-- a job's bookkeeping in two round trips, its start and its end (RQ's own worker makes six: two before
-  the job, a heartbeat after it, a watch and a read of dependent jobs, which the bridge never makes);
+- a job's bookkeeping in two round trips, its start and its end (RQ's own worker makes seven: two before
+  the job, a heartbeat after it, a watch and a read of dependent jobs, which the bridge never makes, and
+  the worker's "idle" state, which the end's transaction writes);
 - fewer heartbeats and suspension checks than RQ sends, and no scheduler of RQ's (a forked child that
   outlives a killed worker, holding its Redis connection; and a lock that outlives it for a minute): the
   keeper moves due retries.
@@ -106,8 +107,8 @@ class BridgeWorker(SimpleWorker):
                 self.perform_job(job, queue, execution)
             finally:
                 self._in_hand = None
-            # No "idle" here (RQ's SimpleWorker sets it): the dequeue that follows sets it first thing,
-            # and a round trip per job is a tenth of what a job costs in Redis.
+            # No "idle" here (RQ's SimpleWorker sets it): a job that ends well says so in its end's
+            # transaction (``handle_job_success``), and the dequeue that follows any other says it.
         except REDIS_DOWN:
             self._wait_for_redis(f"running job {job.id}")
 
@@ -127,6 +128,13 @@ class BridgeWorker(SimpleWorker):
                 pipe.lrem(queue.intermediate_queue_key, 1, job.id)
             pipe.execute()
         return execution
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """Write the worker's state unless it is "idle" again: RQ writes "idle" before each dequeue, and
+        a job that ended well has written it already."""
+        if pipeline is None and state == WorkerStatus.IDLE and self.get_state() == WorkerStatus.IDLE:
+            return
+        super().set_state(state, pipeline)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """Nothing left to write: ``_start`` wrote it with the execution."""
@@ -166,6 +174,7 @@ class BridgeWorker(SimpleWorker):
             job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
             job._status = JobStatus.FINISHED
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)  # the dequeue that follows need not write it
             pipe.execute()
         release_slot(job)
         self.log.info("Successfully completed job %s in %ss", job.id, job.ended_at - job.started_at)

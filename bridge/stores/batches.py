@@ -18,7 +18,8 @@ finishes its in-flight units first (the calls already made are skipped by their 
 the maintenance returns the in-flight unit of a drain job that will not run again to the waiting list.
 
 Arming: a drain job deletes its destination's flag before it takes units, so a unit added later is
-either taken by that job or arms a new one; the workers' maintenance arms any destination whose units
+either taken by that job or arms a new one (an event job that leaves its unit waiting for a bulk request
+raises the flag in the take's own step, ``take(..., arm=True)``); the workers' maintenance arms any destination whose units
 wait with no flag (a worker that died between adding a unit and queueing its drain).
 """
 
@@ -35,19 +36,22 @@ from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.upstreams import DESTINATIONS
 
-# Finish the units in hand (ARGV[5..]), then take the next into the in-flight list of ARGV[4]: its own
+# Finish the units in hand (ARGV[6..]), then take the next into the in-flight list of ARGV[4]: its own
 # in-flight units first (left by an earlier run of the job whose worker died), else up to ARGV[1] of the
-# oldest waiting, or none while fewer than ARGV[2] wait; with a queue KEYS[4], that floor holds only while
-# the queue holds at least ARGV[3] jobs. The reply ends with how many units still wait. One round trip.
+# oldest waiting, or none while fewer than ARGV[2] wait; with a queue KEYS[5], that floor holds only while
+# the queue holds at least ARGV[3] jobs. Taking none while units wait, it raises the drain flag KEYS[4] for
+# ARGV[5] seconds unless that is 0 or the flag is up. The reply ends with how many units still wait, then
+# 1 if it raised the flag (a drain job is to be queued), else 0. One round trip.
 _NEXT = """
-for i = 5, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
+for i = 6, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 if #held > 0 then
   held[#held + 1] = redis.call('LLEN', KEYS[1])
+  held[#held + 1] = 0
   return held
 end
 local need = tonumber(ARGV[2])
-if KEYS[4] and redis.call('LLEN', KEYS[4]) < tonumber(ARGV[3]) then need = 1 end
+if KEYS[5] and redis.call('LLEN', KEYS[5]) < tonumber(ARGV[3]) then need = 1 end
 local taken = {}
 if redis.call('LLEN', KEYS[1]) >= need then
   for _ = 1, tonumber(ARGV[1]) do
@@ -57,7 +61,13 @@ if redis.call('LLEN', KEYS[1]) >= need then
   end
 end
 if #taken > 0 then redis.call('SADD', KEYS[3], ARGV[4]) else redis.call('SREM', KEYS[3], ARGV[4]) end
-taken[#taken + 1] = redis.call('LLEN', KEYS[1])
+local waiting = redis.call('LLEN', KEYS[1])
+local raised = 0
+if #taken == 0 and waiting > 0 and ARGV[5] ~= '0' and redis.call('SET', KEYS[4], 1, 'NX', 'EX', ARGV[5]) then
+  raised = 1
+end
+taken[#taken + 1] = waiting
+taken[#taken + 1] = raised
 return taken
 """
 # Give the in-flight units of a drain job that will not run again back to the head of their destination's
@@ -140,6 +150,8 @@ class Taken(NamedTuple):
 
     units: list[bytes]
     waiting: int
+    armed: bool = False
+    """Whether this take raised the destination's drain flag (``arm``): a drain job is to be queued."""
 
 
 def take(
@@ -151,16 +163,19 @@ def take(
     with_it: Writes | None = None,
     at_least: int = 1,
     while_queued: tuple[str, int] | None = None,
+    arm: bool = False,
 ) -> Taken:
     """Drop the units ``finished`` from the job's in-flight list and take the next into it: the job's own
     in-flight units when it holds some (a re-run), else up to ``count`` of the oldest waiting, or none
     while fewer than ``at_least`` wait; with ``while_queued`` (an RQ queue's name, a number of jobs), that
-    floor holds only while the queue holds at least that many jobs. ``with_it`` adds writes to the same
-    transaction (one round trip)."""
+    floor holds only while the queue holds at least that many jobs. With ``arm``, taking none while units
+    wait raises the destination's drain flag (``set_armed``), unless it is up, and says so. ``with_it``
+    adds writes to the same transaction (one round trip)."""
     script_keys = [
         keys.WAITING_KEY.format(destination=destination),
         keys.IN_FLIGHT_KEY.format(job_id=job_id),
         keys.IN_FLIGHT_JOBS_KEY,
+        keys.ARMED_KEY.format(destination=destination),
     ]
     queued_at_least = 0
     if while_queued is not None:
@@ -170,9 +185,12 @@ def take(
     with conn.pipeline(transaction=True) as pipe:
         if with_it is not None:
             with_it(pipe)
-        pipe.eval(_NEXT, len(script_keys), *script_keys, count, at_least, queued_at_least, member, *finished)
-        *units, waiting = pipe.execute()[-1]
-    return Taken(units, int(waiting))
+        arm_s = defaults.ARMED_TTL_S if arm else 0
+        pipe.eval(
+            _NEXT, len(script_keys), *script_keys, count, at_least, queued_at_least, member, arm_s, *finished
+        )
+        *units, waiting, armed = pipe.execute()[-1]
+    return Taken(units, int(waiting), bool(armed))
 
 
 def put_down(

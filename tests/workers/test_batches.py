@@ -13,7 +13,7 @@ from rq.job import JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import job_queues, keys
+from bridge import defaults, job_queues, keys
 from bridge.rules.model import PlannedAction
 from bridge.stores import batches
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
@@ -167,9 +167,9 @@ def test_a_unit_in_flight_of_a_drain_that_failed_for_good_goes_back_to_waiting(
 def test_a_take_asking_for_at_least_n_units_takes_none_until_n_wait(conn: redis.Redis) -> None:
     for issue in ("AL-1", "AL-2"):
         _add(conn, issue)
-    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=3) == ([], 2)
+    assert batches.take(conn, "jira", "job-at-least", count=50, at_least=3) == ([], 2, False)
     _add(conn, "AL-3")
-    taken, waiting = batches.take(conn, "jira", "job-at-least", count=50, at_least=3)
+    taken, waiting, _ = batches.take(conn, "jira", "job-at-least", count=50, at_least=3)
     assert [orjson.loads(unit)["event_id"] for unit in taken] == ["event-AL-1", "event-AL-2", "event-AL-3"]
     assert waiting == 0
     assert batches.holders(conn) == [("jira", "job-at-least")]
@@ -181,17 +181,38 @@ def test_the_floor_of_a_take_holds_only_while_the_queue_named_is_long_enough(con
     queue = "bridge-test-floor"
     _add(conn, "FL-1")
     conn.rpush(keys.RQ_QUEUE_KEY.format(queue=queue), "job-1", "job-2")
-    assert batches.take(conn, "jira", "job-floor", count=50, at_least=5, while_queued=(queue, 2)) == ([], 1)
+    assert batches.take(conn, "jira", "job-floor", count=50, at_least=5, while_queued=(queue, 2)) == (
+        [],
+        1,
+        False,
+    )
     conn.lpop(keys.RQ_QUEUE_KEY.format(queue=queue))
-    taken, waiting = batches.take(conn, "jira", "job-floor", count=50, at_least=5, while_queued=(queue, 2))
+    taken, waiting, _ = batches.take(conn, "jira", "job-floor", count=50, at_least=5, while_queued=(queue, 2))
     assert [orjson.loads(unit)["event_id"] for unit in taken] == ["event-FL-1"]
     assert waiting == 0
+
+
+def test_a_take_that_arms_raises_the_drain_flag_once_for_the_units_it_leaves(conn: redis.Redis) -> None:
+    # The event job that leaves its bulk unit waiting learns in the same step whether a drain job is to
+    # be queued for it (it raised the flag) or one is already (the flag was up): no round trip of its own.
+    armed = keys.ARMED_KEY.format(destination="jira")
+    for issue in ("AR-1", "AR-2"):
+        _add(conn, issue)
+    first = batches.take(conn, "jira", "job-arm-1", count=50, at_least=5, arm=True)
+    assert first == ([], 2, True)
+    assert 0 < conn.ttl(armed) <= defaults.ARMED_TTL_S
+    assert batches.take(conn, "jira", "job-arm-2", count=50, at_least=5, arm=True) == ([], 2, False)
+    # Without ``arm``, or with nothing left waiting, the flag is not touched.
+    conn.delete(armed)
+    assert batches.take(conn, "jira", "job-arm-3", count=50, at_least=5) == ([], 2, False)
+    assert batches.take(conn, "jira", "job-arm-4", count=50, arm=True).waiting == 0
+    assert conn.exists(armed) == 0
 
 
 def test_units_returned_from_a_dead_job_wait_in_the_order_they_were_taken(conn: redis.Redis) -> None:
     for issue in ("RO-1", "RO-2", "RO-3", "RO-4"):
         _add(conn, issue)
-    taken, _ = batches.take(conn, "jira", "job-dead", count=3)
+    taken = batches.take(conn, "jira", "job-dead", count=3).units
     assert len(taken) == 3
     assert batches.return_units(conn, "jira", "job-dead") == 3
     waiting = conn.lrange(keys.WAITING_KEY.format(destination="jira"), 0, -1)

@@ -83,19 +83,21 @@ def test_a_job_ends_as_rqs_own_worker_leaves_it_in_two_round_trips(
 
     monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
     ended = {}
+    states: list[object] = []
     for worker_class in (SimpleWorker, BridgeWorker):
         queue = Queue(f"parity-{worker_class.__name__}", connection=redis_client, serializer=JSONSerializer)
         job = queue.enqueue("builtins.len", "abcd", result_ttl=600)
         worker = worker_class([queue], connection=redis_client, serializer=JSONSerializer)
         execute_job = worker.execute_job
 
-        def counted_job(job: Job, queue: Queue, execute: Any = execute_job) -> None:
+        def counted_job(job: Job, queue: Queue, execute: Any = execute_job, key: str = worker.key) -> None:
             sent.append(0)
             counting.set()
             try:
                 execute(job, queue)
             finally:
                 counting.clear()
+            states.append(redis_client.hget(key, "state"))
 
         worker.execute_job = counted_job  # type: ignore[method-assign]
         worker.work(burst=True)
@@ -116,6 +118,7 @@ def test_a_job_ends_as_rqs_own_worker_leaves_it_in_two_round_trips(
     assert ended[BridgeWorker]["result"] == 4
     assert ended[BridgeWorker]["finished"]
     assert ended[BridgeWorker]["stats"] == (1, True)
+    assert states == [b"idle", b"idle"]  # the worker says it is idle once the job is done
     rq_own, bridge = sent
     assert bridge == 2, sent  # RQ's own: two before the job, three after it, and its idle state
     assert rq_own >= bridge + 4, sent
