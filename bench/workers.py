@@ -70,6 +70,7 @@ def noop() -> None:
 
 def bare_loop(events: int, first: int) -> None:
     """Make the requests of ``events`` linked tickets with the bridge's clients; print calls and seconds."""
+    from bridge.connections import sync_client
     from bridge.settings import Settings
     from bridge.upstreams import clients_from_settings
     from bridge.upstreams.jira.client import JiraClient, RemoteLink, RemoteLinkObject
@@ -110,7 +111,16 @@ def bare_loop(events: int, first: int) -> None:
         software.submit_remote_links([software_link], idempotency_key=f"jsw-{n}")
         zendesk.create_link(ticket, issue.id, key, idempotency_key=f"zd-{n}")
         calls += 4
-    print(json.dumps({"calls": calls, "seconds": time.perf_counter() - started}))
+    seconds = time.perf_counter() - started
+    # A Redis round trip as a worker makes one: the bridge's own client, a GET, one after another.
+    conn = sync_client(settings)
+    conn.set("bench:bare", "1")
+    trips = max(events * 10, 100)
+    began = time.perf_counter()
+    for _ in range(trips):
+        conn.get("bench:bare")
+    round_trip_us = (time.perf_counter() - began) / trips * 1e6
+    print(json.dumps({"calls": calls, "seconds": seconds, "round_trip_us": round_trip_us}))
 
 
 def load(stack: Stack, first: int, count: int, status: str = "Open") -> None:
@@ -297,17 +307,17 @@ def main() -> int:
             f"  bare loop (1 process, the bridge's httpx clients): {bare_rate:7.0f} calls/s"
             f" ({bare_rate / 4:.0f} tickets/s: 4 requests each)"
         )
+        print(f"  bare Redis round trip (the bridge's client, GET):  {bare['round_trip_us']:7.0f} µs")
         noop_rate = noop_jobs(stack, noops)
         print(f"  no-op RQ job (1 bridge worker):                    {noop_rate:7.0f} jobs/s")
         first = 1
         rates: dict[int, float] = {}
+        tickets: dict[int, float] = {}
         for processes in (1, 2) if args.smoke else (1, 2, 4, 0) if profile is not None else (1, 2, 4):
             stack.control.reset()
             load(stack, first, events)
             profiled = processes == 0
             rate, calls, commands = drain(stack, max(1, processes), profile if profiled else None)
-            if not profiled:
-                rates[processes] = rate
             done = [call for call in calls if call["status"] is not None and call["status"] < 300]
             links = len(stack.control.state()["zendesk"]["links"])
             label = "1 process under cProfile" if profiled else f"{processes} process(es)"
@@ -315,6 +325,9 @@ def main() -> int:
             # work: tickets linked per second is the figure an operator feels (the bare loop's is its
             # calls/s over the 4 requests it makes per ticket).
             seconds = (len(done) - 1) / rate if rate else 0.0
+            if not profiled:
+                rates[processes] = rate
+                tickets[processes] = events / seconds if seconds else 0.0
             print(
                 f"  bridge workers, {label}, first sight: {rate:7.0f} calls/s"
                 f" ({rate / max(1, processes):.0f} per process; {len(done)} calls;"
@@ -342,9 +355,18 @@ def main() -> int:
         )
     ratio = rates[1] / bare_rate
     print(
-        f"  1 worker process / bare loop: {ratio:.2f} (target ≥ {TARGET_RATIO});"
-        f" end to end with 2 processes: {rates[2]:.0f} calls/s (target ≥ {TARGET_CALLS_S:.0f})"
+        f"  1 worker process / bare loop: {ratio:.2f} in calls/s, {tickets[1] / (bare_rate / 4):.2f} in tickets"
+        f" linked/s (target ≥ {TARGET_RATIO}); end to end with 2 processes: {rates[2]:.0f} calls/s"
+        f" (target ≥ {TARGET_CALLS_S:.0f})"
     )
+    if tickets[1]:
+        # Where one process's time per event goes, next to what the baselines of this run cost.
+        per_event = 1000 / tickets[1]
+        print(
+            f"  per event, 1 process: {per_event:.2f} ms; the bare loop's 4 requests {4000 / bare_rate:.2f} ms,"
+            f" a no-op RQ job {1000 / noop_rate if noop_rate else 0.0:.2f} ms,"
+            f" a Redis round trip {bare['round_trip_us'] / 1000:.3f} ms (bench/round_trips.py counts them)"
+        )
     if not ok:
         print("workers bench: FAILED (a ticket was not linked, or calls are missing)", file=sys.stderr)
     return 0 if ok else 1
