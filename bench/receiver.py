@@ -15,6 +15,7 @@ bench/latency.py's sender), and the distribution of its answers' times (target p
 
     python bench/receiver.py                  # full run: 3 rounds of 10 s per server, then 10 s at 1,000/s
     python bench/receiver.py --profile        # and a cProfile of the bridge's web process under wrk
+    python bench/receiver.py --web-processes 2   # the bridge with WEB_CONCURRENCY=2 in the wrk rounds
     python bench/receiver.py --smoke          # CI: 1 s each, checks deliveries are accepted and queued
 """
 
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.latency import _offer, _percentile
 from bench.loadgen import http_request
-from bench.stack import JIRA_SECRET, cpu_seconds, machine, own_environ, wait_http
+from bench.stack import JIRA_SECRET, cpu_seconds, machine, own_environ, tree_cpu_seconds, wait_http
 from bridge import defaults, job_queues, keys, samples
 from bridge.embedded_redis import EmbeddedRedis, free_port
 
@@ -118,8 +119,9 @@ class WrkResult:
 def run_wrk(
     url: str, prefix: Path, seconds: float, threads: int, connections: int, pids: list[int]
 ) -> WrkResult:
-    """Run wrk against ``url``; return its figures and the CPU share of wrk, the server and Redis."""
-    before = [cpu_seconds(pid) for pid in pids]
+    """Run wrk against ``url``; return its figures and the CPU share of wrk, the server (with its child
+    processes) and Redis."""
+    before = [tree_cpu_seconds(pid) for pid in pids]
     started = time.perf_counter()
     options = [f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
     wrk = subprocess.Popen(
@@ -133,7 +135,7 @@ def run_wrk(
         time.sleep(0.05)
     output = wrk.stdout.read() if wrk.stdout else ""
     elapsed = time.perf_counter() - started
-    shares = [(cpu_seconds(pid) - b) / elapsed for pid, b in zip(pids, before, strict=True)]
+    shares = [(tree_cpu_seconds(pid) - b) / elapsed for pid, b in zip(pids, before, strict=True)]
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
@@ -193,6 +195,8 @@ def measure(
     kind: str, env: dict[str, str], conn: redis.Redis, redis_pid: int, prefix: Path, args: argparse.Namespace
 ) -> WrkResult:
     conn.flushdb()
+    if kind == "bridge" and args.web_processes > 1:
+        env = {**env, "WEB_CONCURRENCY": str(args.web_processes)}
     port = free_port()
     server = start_server(kind, env, port, None)
     try:
@@ -250,6 +254,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="alternating bare/bridge rounds (median)")
     parser.add_argument("--profile", action="store_true", help="also profile bridge web under wrk")
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=1,
+        help="bridge web processes (WEB_CONCURRENCY) in the wrk rounds",
+    )
     parser.add_argument("--redis-server", default=shutil.which("redis-server"), help="redis-server binary")
     parser.add_argument("--smoke", action="store_true", help="a short run for CI")
     args = parser.parse_args()
@@ -277,7 +287,8 @@ def main() -> int:
         write_request_files(prefix, deliveries(count), args.threads)
         print(
             f"receiver bench: wrk {args.threads} threads, {args.connections} connections, {args.seconds:g} s per"
-            f" server per round, {count:,} distinct signed Jira deliveries; uvicorn 1 process as bridge web"
+            f" server per round, {count:,} distinct signed Jira deliveries; bare: 1 uvicorn process as bridge"
+            f" web serves; bridge: {args.web_processes} web process(es)"
         )
         print(f"  machine: {machine(conn)}")
         ratios, ok = [], True

@@ -66,6 +66,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """Return the CPU time process ``pid`` and its living descendants used so far (``bridge web`` with
+    ``WEB_CONCURRENCY`` > 1 serves from child processes)."""
+    total = cpu_seconds(pid)
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(tree_cpu_seconds(int(child)) for child in children)
+
+
 def machine_busy() -> tuple[float, float]:
     """Return the whole machine's busy and total CPU seconds so far (all processes, ours or not)."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from redis.client import Pipeline
 
 from bridge import ordering
-from bridge.connections import batched
+from bridge.connections import batched, text
 from bridge.errors import (
     DestinationHeld,
     NotConfigured,
@@ -65,21 +65,21 @@ def ticket_view(
     """Return ``linked`` for a ticket's plan, and fill in what the plan wants linked (``new.links``)."""
     ticket_id = new.id
     state = new.state
-    keys = state.get("jira_issue_keys")
-    resolved, unresolved = resolve(planner, list(keys or []))
+    keys = list(state.get("jira_issue_keys") or [])
+    keys_before = list(stored.state.get("jira_issue_keys") or []) if stored else []
+    remembered, naming, indexed = _ticket_reads(
+        planner, ticket_id, keys + [k for k in keys_before if k not in keys]
+    )
+    resolved, unresolved = resolve(planner, keys, remembered)
     live = not state.get("deleted")
     named = set(resolved.values()) if live else set()
     # The keys it named before name the issues it may have to unlink (remembered: no lookup upstream).
-    before_keys = (
-        [key for key in (stored.state.get("jira_issue_keys") or []) if key not in resolved] if stored else []
-    )
-    known_before = {key: found for key, found in issue_ids.ids(planner.conn, before_keys).items() if found}
-    naming = subjects.named_by(pipe, ordering.TICKET, ticket_id)  # watched with the ticket (watch_subject)
+    known_before = {
+        key: found for key in keys_before if key not in resolved and (found := remembered.get(key))
+    }
     before = set(stored.links) if stored else set()
-    indexed = links.of_ticket(planner.conn, ticket_id)
     related = sorted(set(resolved.values()) | naming | before | set(indexed))
-    issues = _issue_states(pipe, related)
-    known_keys = issue_ids.current_keys(planner.conn, related)
+    issues, known_keys = _issue_states(planner, pipe, related)
     by_key = {issue_id: key for key, issue_id in {**known_before, **resolved}.items()}
     entries: list[dict[str, Any]] = []  # id, key, by_ticket, by_issue, linked, wanted
     for issue_id in related:
@@ -191,13 +191,17 @@ def event_only(event: Event) -> Linked:
     return Linked(zendesk_ticket_ids=tuple(event["refs"]["zendesk_ticket_ids"]), tickets=tickets)
 
 
-def resolve(planner: Planner, keys: list[str]) -> tuple[dict[str, str], list[str]]:
+def resolve(
+    planner: Planner, keys: list[str], remembered: dict[str, str | None] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """Return ``{key: issue id}`` for the keys that name an issue, and the keys that name none.
 
-    Remembered ids answer; an unknown key costs one ``GET /rest/api/2/issue/{key}`` (which also finds a
-    moved issue by its old key). Without Jira configured no key can be resolved.
+    Remembered ids answer (``remembered``: read already by the caller); an unknown key costs one
+    ``GET /rest/api/2/issue/{key}`` (which also finds a moved issue by its old key). Without Jira
+    configured no key can be resolved.
     """
-    remembered = issue_ids.ids(planner.conn, keys)
+    if remembered is None:
+        remembered = issue_ids.ids(planner.conn, keys)
     resolved: dict[str, str] = {}
     unresolved: list[str] = []
     for key in keys:
@@ -232,14 +236,42 @@ def _ask_jira(planner: Planner, key: str) -> str:
     return issue.id
 
 
-def _issue_states(pipe: Pipeline, issue_ids_: list[str]) -> dict[str, subjects.Stored]:
-    """Load (and WATCH) the states of the issues on the other side of a ticket's links."""
+def _ticket_reads(
+    planner: Planner, ticket_id: str, keys: list[str]
+) -> tuple[dict[str, str | None], set[str], dict[str, links.IndexedLink]]:
+    """Read, in one round trip, what a ticket's plan starts from: the ids remembered for ``keys`` (the
+    ones it names and named), who names the ticket, and the index's links of it.
+
+    On the planner's connection, not its pipeline: the pipeline has WATCHed the ticket and who names it
+    (``watch_subject``), and a change by anyone after that aborts the plan whichever connection read it.
+    """
+    with planner.conn.pipeline(transaction=False) as reads:
+        if keys:
+            reads.mget(issue_ids.id_keys(keys))
+        reads.smembers(subjects.named_by_key(ordering.TICKET, ticket_id))
+        reads.hgetall(links.ticket_key(ticket_id))
+        replies = reads.execute()
+    remembered = issue_ids.ids_of(keys, replies.pop(0)) if keys else {}
+    naming_reply, indexed_reply = replies
+    return remembered, {text(member) for member in naming_reply}, links.of_ticket_reply(indexed_reply)
+
+
+def _issue_states(
+    planner: Planner, pipe: Pipeline, issue_ids_: list[str]
+) -> tuple[dict[str, subjects.Stored], dict[str, str | None]]:
+    """WATCH the states of the issues on the other side of a ticket's links, then read them and their
+    current keys in one round trip (on the planner's connection: the WATCH guards them from then on)."""
     if not issue_ids_:
-        return {}
+        return {}, {}
     subjects.watch(pipe, *(subjects.subject_key(ordering.ISSUE, issue_id) for issue_id in issue_ids_))
+    with planner.conn.pipeline(transaction=False) as reads:
+        for issue_id in issue_ids_:
+            reads.hgetall(subjects.subject_key(ordering.ISSUE, issue_id))
+        reads.mget(issue_ids.current_key_keys(issue_ids_))
+        *states, current = reads.execute()
     found = {}
-    for issue_id in issue_ids_:
-        stored = subjects.load(pipe, ordering.ISSUE, issue_id)
+    for issue_id, reply in zip(issue_ids_, states, strict=True):
+        stored = subjects.loaded(ordering.ISSUE, issue_id, reply)
         if stored is not None:
             found[issue_id] = stored
-    return found
+    return found, issue_ids.current_keys_of(issue_ids_, current)

@@ -131,10 +131,26 @@ class BridgeWorker(SimpleWorker):
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         """Write the worker's state unless it is "idle" again: RQ writes "idle" before each dequeue, and
-        a job that ended well has written it already."""
-        if pipeline is None and state == WorkerStatus.IDLE and self.get_state() == WorkerStatus.IDLE:
+        a job that ended well has written it already.
+
+        Redis gone away is waited out here: RQ writes "idle" first thing in its dequeue, outside the
+        retries of the dequeue itself, and a worker that failed to write it would exit. (A job whose
+        failure RQ could not record, Redis being away, ends without an error that would make the worker
+        wait: its dequeue is the next to meet Redis.)
+        """
+        if pipeline is not None:
+            super().set_state(state, pipeline)
             return
-        super().set_state(state, pipeline)
+        if state == WorkerStatus.IDLE and self.get_state() == WorkerStatus.IDLE:
+            return
+        while True:
+            try:
+                super().set_state(state)
+                return
+            except REDIS_DOWN:
+                self._wait_for_redis(f"writing its state ({state})")
+                if self._stop_requested:
+                    return
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """Nothing left to write: ``_start`` wrote it with the execution."""
@@ -175,7 +191,12 @@ class BridgeWorker(SimpleWorker):
             job._status = JobStatus.FINISHED
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)  # the dequeue that follows need not write it
-            pipe.execute()
+            try:
+                pipe.execute()
+            except REDIS_DOWN:
+                # Not written after all: the worker is not known as idle, so its next dequeue writes it.
+                self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+                raise
         release_slot(job)
         self.log.info("Successfully completed job %s in %ss", job.id, job.ended_at - job.started_at)
 

@@ -19,8 +19,9 @@ the maintenance returns the in-flight unit of a drain job that will not run agai
 
 Arming: a drain job deletes its destination's flag before it takes units, so a unit added later is
 either taken by that job or arms a new one (an event job that leaves its unit waiting for a bulk request
-raises the flag in the take's own step, ``take(..., arm=True)``); the workers' maintenance arms any destination whose units
-wait with no flag (a worker that died between adding a unit and queueing its drain).
+raises the flag in the take's own step, ``take(..., arm=True)``); the workers' maintenance arms any
+destination whose units wait with no flag (a worker that died between adding a unit and queueing its
+drain).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ cost a GET per event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from redis import Redis
 from redis.client import Pipeline
@@ -27,10 +27,17 @@ def ids(conn: Redis, issue_keys: Iterable[str]) -> dict[str, str | None]:
     wanted = list(issue_keys)
     if not wanted:
         return {}
-    found = conn.mget([ISSUE_ID_KEY.format(issue_key=key) for key in wanted])
-    return {
-        key: (text(value) if value is not None else None) for key, value in zip(wanted, found, strict=True)
-    }
+    return _by(wanted, conn.mget(id_keys(wanted)))
+
+
+def id_keys(issue_keys: list[str]) -> list[str]:
+    """The Redis keys ``ids`` reads (for a caller's own ``MGET`` among other reads; ``ids_of``)."""
+    return [ISSUE_ID_KEY.format(issue_key=key) for key in issue_keys]
+
+
+def ids_of(issue_keys: list[str], found: Sequence[bytes | str | None]) -> dict[str, str | None]:
+    """``ids`` from the reply of an ``MGET`` of ``id_keys(issue_keys)``."""
+    return _by(issue_keys, found)
 
 
 def current_keys(conn: Redis, issue_ids: Iterable[str]) -> dict[str, str | None]:
@@ -38,10 +45,22 @@ def current_keys(conn: Redis, issue_ids: Iterable[str]) -> dict[str, str | None]
     wanted = list(issue_ids)
     if not wanted:
         return {}
-    found = conn.mget([ISSUE_KEY_KEY.format(issue_id=issue_id) for issue_id in wanted])
+    return _by(wanted, conn.mget(current_key_keys(wanted)))
+
+
+def current_key_keys(issue_ids: list[str]) -> list[str]:
+    """The Redis keys ``current_keys`` reads (``current_keys_of`` reads the reply of their ``MGET``)."""
+    return [ISSUE_KEY_KEY.format(issue_id=issue_id) for issue_id in issue_ids]
+
+
+def current_keys_of(issue_ids: list[str], found: Sequence[bytes | str | None]) -> dict[str, str | None]:
+    """``current_keys`` from the reply of an ``MGET`` of ``current_key_keys(issue_ids)``."""
+    return _by(issue_ids, found)
+
+
+def _by(names: list[str], found: Sequence[bytes | str | None]) -> dict[str, str | None]:
     return {
-        issue_id: (text(value) if value is not None else None)
-        for issue_id, value in zip(wanted, found, strict=True)
+        name: (text(value) if value is not None else None) for name, value in zip(names, found, strict=True)
     }
 
 

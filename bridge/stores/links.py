@@ -9,6 +9,7 @@ linked with; ``bridge reconcile`` compares it with the upstreams.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -29,7 +30,16 @@ class IndexedLink:
 
 def of_ticket(conn: Redis | Pipeline, ticket_id: str) -> dict[str, IndexedLink]:
     """Return the ticket's indexed links by issue id."""
-    found = conn.hgetall(TICKET_LINKS_KEY.format(ticket_id=ticket_id))
+    return of_ticket_reply(conn.hgetall(ticket_key(ticket_id)))
+
+
+def ticket_key(ticket_id: str) -> str:
+    """The Redis hash ``of_ticket`` reads (for a caller's own ``HGETALL`` among other reads)."""
+    return TICKET_LINKS_KEY.format(ticket_id=ticket_id)
+
+
+def of_ticket_reply(found: Mapping[bytes | str, bytes | str]) -> dict[str, IndexedLink]:
+    """``of_ticket`` from the reply of an ``HGETALL`` of ``ticket_key(ticket_id)``."""
     return {text(issue_id): _parse(value) for issue_id, value in found.items()}
 
 

@@ -13,7 +13,7 @@ plan's calls; nothing else writes them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +84,11 @@ def watch_subject(pipe: Pipeline, kind: str, subject_id: str) -> None:
 
 def load(conn: Redis | Pipeline, kind: str, subject_id: str) -> Stored | None:
     """Return the subject's stored state, or None when the bridge has none."""
-    found = conn.hgetall(subject_key(kind, subject_id))
+    return loaded(kind, subject_id, conn.hgetall(subject_key(kind, subject_id)))
+
+
+def loaded(kind: str, subject_id: str, found: Mapping[bytes | str, bytes | str]) -> Stored | None:
+    """``load`` from the reply of an ``HGETALL`` of ``subject_key(kind, subject_id)``."""
     if not found:
         return None
     values = {text(name): value for name, value in found.items()}
