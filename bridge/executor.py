@@ -161,8 +161,11 @@ class Executor:
                 finished.append(_Finished(action, record, "skipped-stale", claim))
             elif started.state == "claimed":
                 claimed.append((action, record, claim, started.again or action.override is not None))
+        # The calls skipped are recorded, and their claims released, before the request: a stale call's
+        # claim is not held while the request is out (a newer call on its target would find it busy).
+        settled = self._finish_many(finished)
         if not claimed:
-            return self._finish_many(finished)
+            return settled
         began = time.perf_counter()
         try:
             with ExitStack() as holding:
@@ -178,8 +181,10 @@ class Executor:
                 )
         except (BridgeError, httpx.HTTPError):
             # The request as a whole failed: each call is made on its own (with its own retries).
-            return self._finish_many(finished, release=[claim for _, _, claim, _ in claimed])
+            self._finish_many([], release=[claim for _, _, claim, _ in claimed])
+            return settled
         ms = (time.perf_counter() - began) * 1000
+        finished = []
         for (action, record, claim, _), answer in zip(claimed, answers, strict=True):
             record["ms"] = ms
             record["merged"] = len(claimed)  # the calls that went in the same request
@@ -188,7 +193,7 @@ class Executor:
                 finished.append(_Finished(action, record, "failed", claim))
             else:
                 finished.append(_Finished(action, record, "done", claim, orjson.dumps(answer)))
-        return self._finish_many(finished)
+        return {**settled, **self._finish_many(finished)}
 
     def _record(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
         record: history.CallRecord = {

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 import redis
@@ -16,7 +17,7 @@ from bridge.keys import CLAIM_KEY
 from bridge.rules.model import PlannedAction
 from bridge.stores import history
 from bridge.stores.idempotency import CallMarks, Claim
-from bridge.upstreams import Clients, clients_from_settings
+from bridge.upstreams import Clients, actions, clients_from_settings
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 
 
@@ -294,6 +295,33 @@ def test_a_bulk_request_costs_the_same_redis_round_trips_for_one_call_or_many(
     fresh = executor.perform_many([_submit("zd-50", 1, ["BULK-50"])], "job-4")
     assert [record["outcome"] for record in fresh.values()] == ["done"]
     assert redis_client.get(CLAIM_KEY.format(target="jira_software:zd-50")) is None
+
+
+def test_a_stale_call_s_claim_is_released_before_the_bulk_request_goes_out(
+    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A call skipped as stale must not hold its target while the others' request is out: a newer call on
+    # that target, from another worker, would find it busy and wait.
+    assert executor.perform(_submit("zd-74", 50, ["BULK-74"]), "job-0", 1)["outcome"] == "done"
+    stale, fresh = _submit("zd-74", 8, ["BULK-74"]), _submit("zd-75", 9, ["BULK-75"])
+    submit = actions()[fresh.kind]
+    assert submit.perform_many is not None
+    real = submit.perform_many
+    held_during: list[object] = []
+
+    def watching(clients: Clients, conn: redis.Redis, calls: Any) -> Any:
+        held_during.append(redis_client.get(CLAIM_KEY.format(target=stale.target)))
+        return real(clients, conn, calls)
+
+    monkeypatch.setitem(cast(dict[str, Any], actions()), fresh.kind, replace(submit, perform_many=watching))
+    records = executor.perform_many([stale, fresh], "job-1")
+
+    assert held_during == [None]
+    assert {key: record["outcome"] for key, record in records.items()} == {
+        stale.idempotency_key: "skipped-stale",
+        fresh.idempotency_key: "done",
+    }
+    assert redis_client.get(CLAIM_KEY.format(target=fresh.target)) is None
 
 
 def test_a_bulk_request_that_fails_as_a_whole_leaves_each_call_to_be_made_on_its_own(

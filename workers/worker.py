@@ -57,6 +57,7 @@ class BridgeWorker(SimpleWorker):
         self._suspension_checked = 0.0
         self._in_hand: tuple[Job, Execution] | None = None
         self._keeper: Keeper | None = None
+        self._idle_written = False  # the end of the last job wrote "idle" (``handle_job_success``)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """Keep the worker's key alive, skipping beats that would not extend it (RQ sends ~5 per job).
@@ -130,18 +131,23 @@ class BridgeWorker(SimpleWorker):
         return execution
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
-        """Write the worker's state unless it is "idle" again: RQ writes "idle" before each dequeue, and
-        a job that ended well has written it already.
+        """Write the worker's state, but not the "idle" RQ writes before each dequeue when the end of the
+        job before wrote it (``handle_job_success``): then only the state in memory changes, here, where
+        RQ's own worker changes it.
 
         Redis gone away is waited out here: RQ writes "idle" first thing in its dequeue, outside the
         retries of the dequeue itself, and a worker that failed to write it would exit. (A job whose
         failure RQ could not record, Redis being away, ends without an error that would make the worker
         wait: its dequeue is the next to meet Redis.)
         """
+        idle_written, self._idle_written = self._idle_written, False
         if pipeline is not None:
             super().set_state(state, pipeline)
             return
-        if state == WorkerStatus.IDLE and self.get_state() == WorkerStatus.IDLE:
+        if state == WorkerStatus.IDLE and idle_written:
+            # RQ's stop signal handler reads the state in memory: "busy" until now makes a stop that
+            # lands while a job ends a warm one (the job finishes, the worker stops before the next).
+            self._state = WorkerStatus.IDLE
             return
         while True:
             try:
@@ -190,13 +196,11 @@ class BridgeWorker(SimpleWorker):
             job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
             job._status = JobStatus.FINISHED
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
-            self.set_state(WorkerStatus.IDLE, pipeline=pipe)  # the dequeue that follows need not write it
-            try:
-                pipe.execute()
-            except REDIS_DOWN:
-                # Not written after all: the worker is not known as idle, so its next dequeue writes it.
-                self.set_state(WorkerStatus.BUSY, pipeline=pipe)
-                raise
+            # "idle" in Redis now, so that the dequeue that follows need not write it; in memory, only
+            # when that dequeue asks for it (``set_state``).
+            pipe.hset(self.key, "state", WorkerStatus.IDLE)
+            pipe.execute()
+        self._idle_written = True
         release_slot(job)
         self.log.info("Successfully completed job %s in %ss", job.id, job.ended_at - job.started_at)
 

@@ -18,7 +18,7 @@ from bridge.rules.model import PlannedAction
 from bridge.stores import batches
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
 from tests.values import StartWorker
-from workers import process
+from workers import jobs, process
 from workers.worker import BridgeWorker
 
 JIRA_QUEUE = job_queues.DESTINATION_QUEUE.format(destination="jira")
@@ -207,6 +207,35 @@ def test_a_take_that_arms_raises_the_drain_flag_once_for_the_units_it_leaves(con
     assert batches.take(conn, "jira", "job-arm-3", count=50, at_least=5) == ([], 2, False)
     assert batches.take(conn, "jira", "job-arm-4", count=50, arm=True).waiting == 0
     assert conn.exists(armed) == 0
+
+
+def test_an_event_job_that_leaves_its_bulk_unit_waiting_queues_one_drain_job(conn: redis.Redis) -> None:
+    # Behind (BULK_BEHIND_EVENTS events queued), each event job leaves its Jira Software unit waiting for
+    # a whole batch; the first raises the drain flag in its take and queues the drain job, the next finds
+    # the flag up and queues none: a unit left waiting always has a drain job queued, and only one.
+    destination = "jira_software"
+    events = keys.RQ_QUEUE_KEY.format(queue=job_queues.EVENTS_QUEUE)
+    behind = [f"behind-{n}" for n in range(defaults.BULK_BEHIND_EVENTS)]
+    drains = job_queues.destination_queue(conn, destination)
+    conn.rpush(events, *behind)
+    try:
+        for n in range(2):
+            with conn.pipeline() as pipe:
+                batches.add(
+                    pipe, f"event-left-{n}", destination, _unit_actions(f"LEFT-{n}", f"event-left-{n}")
+                )
+                pipe.execute()
+            jobs._make_now(conn, f"job-left-{n}", [destination])
+            assert drains.count == 1
+        assert batches.waiting(conn)[destination] == 2
+        assert conn.exists(keys.ARMED_KEY.format(destination=destination)) == 1
+    finally:
+        for job_id in behind:
+            conn.lrem(events, 1, job_id)
+        drains.empty()  # type: ignore[no-untyped-call]
+        conn.delete(
+            keys.WAITING_KEY.format(destination=destination), keys.ARMED_KEY.format(destination=destination)
+        )
 
 
 def test_units_returned_from_a_dead_job_wait_in_the_order_they_were_taken(conn: redis.Redis) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -11,9 +13,10 @@ from typing import Any
 import pytest
 import redis
 import redis.connection
+import rq.rate_limit
 from rq import Queue, SimpleWorker
 from rq.job import Job
-from rq.registry import FinishedJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
@@ -124,6 +127,40 @@ def test_a_job_ends_as_rqs_own_worker_leaves_it_in_two_round_trips(
     rq_own, bridge = sent
     assert bridge == 2, sent  # RQ's own: two before the job, three after it, and its idle state
     assert rq_own >= bridge + 4, sent
+
+
+def test_a_stop_that_lands_as_a_job_ends_is_a_warm_one(
+    redis_client: redis.Redis,
+    settings: Settings,
+    worker_process: StartWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # RQ's stop handler reads the worker's state in memory: busy, it lets the job in hand finish and stops
+    # before the next; idle, it raises at once. The end of a job writes "idle" to Redis for the dequeue
+    # that follows: the state in memory must stay busy until then, or a SIGTERM landing there fails the
+    # finished job and the stop is lost.
+    worker_process(settings)
+    queue = Queue("warm-stop", connection=redis_client, serializer=JSONSerializer)
+    jobs = [queue.enqueue("builtins.len", "abcd", result_ttl=600) for _ in range(3)]
+    release = rq.rate_limit.release_slot
+    signalled: list[str] = []
+
+    def release_then_stop(job: Job) -> list[str]:
+        released = release(job)
+        if not signalled:  # the first job's end is committed: the stop lands now
+            signalled.append(job.id)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return released
+
+    monkeypatch.setattr("workers.worker.release_slot", release_then_stop)
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        _worker(redis_client, "warm-stop").work(burst=True)
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+    assert [job.get_status(refresh=True) for job in jobs] == ["finished", "queued", "queued"]
+    assert FailedJobRegistry(queue=queue).count == 0
 
 
 def test_a_worker_waits_redis_out_when_it_writes_its_state_before_a_dequeue() -> None:
