@@ -93,7 +93,7 @@ class HeldClaims:
 
 @dataclass(frozen=True)
 class _Finished:
-    """A call of a bulk request as it ends: its record, its outcome, its claim (with the result when done)."""
+    """A call as it ends: its record, its outcome, its claim (with the result when done)."""
 
     action: PlannedAction
     record: history.CallRecord
@@ -314,22 +314,14 @@ class Executor:
     ) -> history.CallRecord:
         """Record the call's outcome; with its ``claim``, end the claim (and with a ``result``, mark the call
         done) in the same round trip."""
-        record["outcome"] = outcome
-        record["finished_at"] = time.time()
-        with self.conn.pipeline(transaction=False) as pipe:
-            history.add_call(pipe, action.event_id, record, self.settings.record_retention_s)
-            if claim is None:
-                pipe.execute()
-            else:
-                ttl = self.settings.idempotency_ttl_s
-                self._marks.end(claim, ttl, result, action.version if result is not None else 0, then=pipe)
-        return record
+        return self._finish_many([_Finished(action, record, outcome, claim, result)])[action.idempotency_key]
 
     def _finish_many(
         self, finished: list[_Finished], release: list[Claim] | None = None
     ) -> dict[str, history.CallRecord]:
-        """``_finish`` the calls of a bulk request and release the claims in ``release`` (calls left to
-        ``perform``), in one round trip; return the records of the finished calls by idempotency key."""
+        """Record the calls' outcomes and end their claims (with a result, marking the call done), and
+        release the claims in ``release`` (a bulk request's calls left to ``perform``), in one round trip;
+        return the records of the finished calls by idempotency key."""
         if not finished and not release:
             return {}
         now = time.time()

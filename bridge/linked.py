@@ -251,7 +251,7 @@ def _ticket_reads(
         reads.smembers(subjects.named_by_key(ordering.TICKET, ticket_id))
         reads.hgetall(links.ticket_key(ticket_id))
         replies = reads.execute()
-    remembered = issue_ids.ids_of(keys, replies.pop(0)) if keys else {}
+    remembered = issue_ids.by_name(keys, replies.pop(0)) if keys else {}
     naming_reply, indexed_reply = replies
     return remembered, {text(member) for member in naming_reply}, links.of_ticket_reply(indexed_reply)
 
@@ -274,4 +274,4 @@ def _issue_states(
         stored = subjects.loaded(ordering.ISSUE, issue_id, reply)
         if stored is not None:
             found[issue_id] = stored
-    return found, issue_ids.current_keys_of(issue_ids_, current)
+    return found, issue_ids.by_name(issue_ids_, current)

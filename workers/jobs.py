@@ -361,8 +361,8 @@ def _drain(
     their calls, until none waits, ``max_units`` are made, ``deadline`` passes or the destination's gate
     holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first). With
     ``gather``, a bulk API's units are left waiting until a whole batch waits, while ``BULK_BEHIND_EVENTS``
-    events are queued. Each
-    unit's calls continue its event's trace; a drain job's ``drain_span`` and they link to each other."""
+    events are queued. Each unit's calls continue its event's trace; a drain job's ``drain_span`` and
+    they link to each other."""
     guard = process.current().guards.get(destination)
     # An API that takes calls in bulk gets the waiting units in batches, their calls merged.
     count = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1

@@ -116,9 +116,8 @@ class CallMarks:
             answers = pipe.execute(raise_on_error=False)
         started = []
         for claim, answer in zip(claims, answers, strict=True):
-            if isinstance(
-                answer, NoScriptError
-            ):  # not loaded yet, or Redis lost its scripts: this one did not run
+            # NOSCRIPT: not loaded yet, or Redis lost its scripts; this one did not run.
+            if isinstance(answer, NoScriptError):
                 answer = self._begin(keys=_keys(claim), args=self._begin_args(claim, claim_ttl_s))
             elif isinstance(answer, Exception):
                 raise answer

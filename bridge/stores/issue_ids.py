@@ -27,17 +27,12 @@ def ids(conn: Redis, issue_keys: Iterable[str]) -> dict[str, str | None]:
     wanted = list(issue_keys)
     if not wanted:
         return {}
-    return _by(wanted, conn.mget(id_keys(wanted)))
+    return by_name(wanted, conn.mget(id_keys(wanted)))
 
 
 def id_keys(issue_keys: list[str]) -> list[str]:
-    """The Redis keys ``ids`` reads (for a caller's own ``MGET`` among other reads; ``ids_of``)."""
+    """The Redis keys ``ids`` reads (for a caller's own ``MGET`` among other reads; ``by_name``)."""
     return [ISSUE_ID_KEY.format(issue_key=key) for key in issue_keys]
-
-
-def ids_of(issue_keys: list[str], found: Sequence[bytes | str | None]) -> dict[str, str | None]:
-    """``ids`` from the reply of an ``MGET`` of ``id_keys(issue_keys)``."""
-    return _by(issue_keys, found)
 
 
 def current_keys(conn: Redis, issue_ids: Iterable[str]) -> dict[str, str | None]:
@@ -45,20 +40,17 @@ def current_keys(conn: Redis, issue_ids: Iterable[str]) -> dict[str, str | None]
     wanted = list(issue_ids)
     if not wanted:
         return {}
-    return _by(wanted, conn.mget(current_key_keys(wanted)))
+    return by_name(wanted, conn.mget(current_key_keys(wanted)))
 
 
 def current_key_keys(issue_ids: list[str]) -> list[str]:
-    """The Redis keys ``current_keys`` reads (``current_keys_of`` reads the reply of their ``MGET``)."""
+    """The Redis keys ``current_keys`` reads (for a caller's own ``MGET``; ``by_name``)."""
     return [ISSUE_KEY_KEY.format(issue_id=issue_id) for issue_id in issue_ids]
 
 
-def current_keys_of(issue_ids: list[str], found: Sequence[bytes | str | None]) -> dict[str, str | None]:
-    """``current_keys`` from the reply of an ``MGET`` of ``current_key_keys(issue_ids)``."""
-    return _by(issue_ids, found)
-
-
-def _by(names: list[str], found: Sequence[bytes | str | None]) -> dict[str, str | None]:
+def by_name(names: list[str], found: Sequence[bytes | str | None]) -> dict[str, str | None]:
+    """``ids`` or ``current_keys`` from the reply of an ``MGET`` of ``id_keys(names)`` or
+    ``current_key_keys(names)``: each name's value as text, None where there is none."""
     return {
         name: (text(value) if value is not None else None) for name, value in zip(names, found, strict=True)
     }
