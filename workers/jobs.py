@@ -397,7 +397,7 @@ def _drain(
             job_id,
             in_hand,
             min(count, max_units - units),
-            count_down,
+            count_down if counted else None,  # nothing to count: the take alone, no transaction
             at_least,
             while_queued,
             arm=gather,

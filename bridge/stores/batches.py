@@ -183,7 +183,8 @@ def take(
         script_keys.append(keys.RQ_QUEUE_KEY.format(queue=while_queued[0]))
         queued_at_least = while_queued[1]
     member = f"{destination}|{job_id}"
-    with conn.pipeline(transaction=True) as pipe:
+    # A transaction only to join ``with_it``'s writes: the script alone is one atomic step.
+    with conn.pipeline(transaction=with_it is not None) as pipe:
         if with_it is not None:
             with_it(pipe)
         arm_s = defaults.ARMED_TTL_S if arm else 0

@@ -20,6 +20,7 @@ from redis.client import Pipeline
 from bridge import defaults, keys, tracing
 from bridge.connections import text
 from bridge.event import Event
+from bridge.stores import scripts
 from bridge.upstreams import DESTINATIONS
 
 EventStatus = Literal["received", "planned", "done", "skipped", "failed"]
@@ -49,6 +50,60 @@ if left <= 0 and redis.call('HGET', KEYS[1], 'status') ~= 'failed' then
 end
 return 0
 """
+
+# An event taken in (``save_event``): its record (the status and time of this save; the reason, the count
+# of actions and the trace only if it has none yet), the search terms that find it, this minute's count,
+# the received log. KEYS: record, minute, received log, then one per search term.
+_SAVE_EVENT = scripts.Lua("""
+redis.call('HSET', KEYS[1], 'event', ARGV[1], 'status', ARGV[2], 'updated_at', ARGV[3])
+redis.call('HSETNX', KEYS[1], 'reason', '')
+redis.call('HSETNX', KEYS[1], 'actions', 0)
+if ARGV[5] ~= '' then redis.call('HSETNX', KEYS[1], ARGV[4], ARGV[5]) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+for i = 4, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[7])
+  redis.call('EXPIRE', KEYS[i], ARGV[6])
+end
+redis.call('HINCRBY', KEYS[2], 'events', 1)
+redis.call('EXPIRE', KEYS[2], ARGV[8])
+redis.call('LPUSH', KEYS[3], ARGV[7])
+redis.call('LTRIM', KEYS[3], 0, ARGV[9])
+return 1
+""")
+
+# A call's record (``add_call``): the record under its idempotency key; a try (ARGV[4], when the upstream
+# was asked) on the event's attempts, the newest ARGV[5] kept; the destination's figures: its outcome's
+# counter (ARGV[6]), the latency of a call made (ARGV[7]), the last error (ARGV[10]); this minute's calls
+# made (ARGV[8]). KEYS: the event's calls, its attempts, the destination's figures, the minute's counts.
+_RECORD_CALL = scripts.Lua("""
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[4])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+if ARGV[6] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[6], 1) end
+if ARGV[7] ~= '' then
+  redis.call('HINCRBYFLOAT', KEYS[3], 'latency_ms_sum', ARGV[7])
+  redis.call('HINCRBY', KEYS[3], 'latency_count', 1)
+end
+if ARGV[8] == '1' then
+  redis.call('HINCRBY', KEYS[4], 'calls', 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[9])
+end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'last_error', ARGV[10], 'last_error_at', ARGV[11]) end
+return 1
+""")
+
+_COUNTED = {
+    "done": "ok",
+    "failed": "failed",
+    "retrying": "retries",
+    "skipped-stale": "stale",
+    "skipped-duplicate": "duplicate",
+}
+"""The destination's counter each call outcome adds one to (the dashboard's figures)."""
 
 OUTCOME_WORDS: dict[str, str] = {
     "pending": "being made",
@@ -173,28 +228,32 @@ def search_terms(event: Event) -> list[str]:
 
 
 def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus = "received") -> None:
-    """Store the event, index it for search, count it in this minute and add it to the received log.
+    """Store the event, index it for search, count it in this minute and add it to the received log
+    (one script: one command to send, where its writes would be seventeen).
 
     The trace it is taken in is kept with it (the first one: a replay's trace links to it).
     """
     now = time.time()
-    key = keys.EVENT_KEY.format(event_id=event["id"])
-    traceparent = tracing.traceparent()
-    with conn.pipeline(transaction=False) as pipe:
-        pipe.hset(key, mapping={"event": orjson.dumps(event), "status": status, "updated_at": now})
-        pipe.hsetnx(key, "reason", "")
-        pipe.hsetnx(key, "actions", 0)
-        if traceparent:
-            pipe.hsetnx(key, TRACE_FIELD, traceparent)
-        pipe.expire(key, retention_s)
-        for term in search_terms(event):
-            find = keys.FIND_KEY.format(term=term)
-            pipe.zadd(find, {event["id"]: now})
-            pipe.expire(find, retention_s)
-        _count_minute(pipe, "events", now)
-        pipe.lpush(keys.RECEIVED_LOG_KEY, event["id"])
-        pipe.ltrim(keys.RECEIVED_LOG_KEY, 0, defaults.RECEIVED_LOG_MAX - 1)
-        pipe.execute()
+    _SAVE_EVENT(
+        conn,
+        [
+            keys.EVENT_KEY.format(event_id=event["id"]),
+            keys.MINUTE_KEY.format(minute=int(now // 60)),
+            keys.RECEIVED_LOG_KEY,
+            *(keys.FIND_KEY.format(term=term) for term in search_terms(event)),
+        ],
+        [
+            orjson.dumps(event),
+            status,
+            repr(now),
+            TRACE_FIELD,
+            tracing.traceparent() or "",
+            retention_s,
+            event["id"],
+            defaults.MINUTE_TTL_S,
+            defaults.RECEIVED_LOG_MAX - 1,
+        ],
+    )
 
 
 def set_event_status(
@@ -241,20 +300,49 @@ def record_call(conn: Redis, event_id: str, call: CallRecord, retention_s: int) 
     upstream was asked (done, failed, retrying), add the try to the event's attempts."""
     with conn.pipeline(transaction=False) as pipe:
         add_call(pipe, event_id, call, retention_s)
-        pipe.execute()
+        scripts.execute(pipe)
 
 
 def add_call(pipe: Pipeline, event_id: str, call: CallRecord, retention_s: int) -> None:
-    """``record_call``'s writes, in the caller's pipeline (the executor sends them with the call's end)."""
-    key = keys.EVENT_CALLS_KEY.format(event_id=event_id)
-    pipe.hset(key, call["idempotency_key"], orjson.dumps(call))
-    pipe.expire(key, retention_s)
-    if call.get("outcome") in TRIED:
-        attempts = keys.EVENT_ATTEMPTS_KEY.format(event_id=event_id)
-        pipe.rpush(attempts, orjson.dumps(_attempt(call)))
-        pipe.ltrim(attempts, -defaults.ATTEMPTS_PER_EVENT_MAX, -1)
-        pipe.expire(attempts, retention_s)
-    _count_call(pipe, call, time.time())
+    """``record_call``'s writes, one script in the caller's pipeline (the executor sends it with the call's
+    end); the pipeline is to be sent with ``scripts.execute``."""
+    outcome = call.get("outcome")
+    done = outcome == "done"
+    latency = call.get("ms") if done else None
+    error = ""
+    if outcome in ("failed", "retrying"):
+        error = orjson.dumps(
+            {
+                "status": call.get("upstream_status"),
+                "body": (call.get("upstream_body") or "")[:500],
+                "error": call.get("error"),
+                "target": call.get("target"),
+                "kind": call.get("kind"),
+            }
+        ).decode()
+    now = time.time()
+    _RECORD_CALL.queue(
+        pipe,
+        [
+            keys.EVENT_CALLS_KEY.format(event_id=event_id),
+            keys.EVENT_ATTEMPTS_KEY.format(event_id=event_id),
+            keys.DESTINATION_KEY.format(destination=call.get("destination", "unknown")),
+            keys.MINUTE_KEY.format(minute=int(now // 60)),
+        ],
+        [
+            call["idempotency_key"],
+            orjson.dumps(call),
+            retention_s,
+            orjson.dumps(_attempt(call)) if outcome in TRIED else "",
+            defaults.ATTEMPTS_PER_EVENT_MAX,
+            _COUNTED.get(str(outcome), ""),
+            "" if latency is None else repr(float(latency)),
+            "1" if done else "0",
+            defaults.MINUTE_TTL_S,
+            error,
+            repr(now),
+        ],
+    )
 
 
 def _attempt(call: CallRecord) -> dict[str, Any]:
@@ -273,44 +361,10 @@ def _attempt(call: CallRecord) -> dict[str, Any]:
     }
 
 
-def _count_call(pipe: Any, call: CallRecord, now: float) -> None:
-    stats = keys.DESTINATION_KEY.format(destination=call.get("destination", "unknown"))
-    outcome = call.get("outcome")
-    if outcome == "done":
-        pipe.hincrby(stats, "ok", 1)
-        if call.get("ms") is not None:
-            pipe.hincrbyfloat(stats, "latency_ms_sum", float(call.get("ms") or 0.0))
-            pipe.hincrby(stats, "latency_count", 1)
-        _count_minute(pipe, "calls", now)
-    elif outcome == "failed":
-        pipe.hincrby(stats, "failed", 1)
-    elif outcome == "retrying":
-        pipe.hincrby(stats, "retries", 1)
-    elif outcome == "skipped-stale":
-        pipe.hincrby(stats, "stale", 1)
-    elif outcome == "skipped-duplicate":
-        pipe.hincrby(stats, "duplicate", 1)
-    if outcome in ("failed", "retrying"):
-        error = {
-            "status": call.get("upstream_status"),
-            "body": (call.get("upstream_body") or "")[:500],
-            "error": call.get("error"),
-            "target": call.get("target"),
-            "kind": call.get("kind"),
-        }
-        pipe.hset(stats, mapping={"last_error": orjson.dumps(error), "last_error_at": now})
-
-
 def note_backoff(conn: Redis, destination: str, until: float, rate_limited: bool) -> None:
     """Remember that calls to ``destination`` wait until ``until`` (shown on the overview)."""
     field_name = "rate_limited_until" if rate_limited else "backoff_until"
     conn.hset(keys.DESTINATION_KEY.format(destination=destination), field_name, until)
-
-
-def _count_minute(pipe: Any, what: str, now: float) -> None:
-    key = keys.MINUTE_KEY.format(minute=int(now // 60))
-    pipe.hincrby(key, what, 1)
-    pipe.expire(key, defaults.MINUTE_TTL_S)
 
 
 def load_event(conn: Redis, event_id: str) -> EventRecord | None:

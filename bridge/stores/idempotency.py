@@ -18,23 +18,23 @@ from typing import Literal, cast
 
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import NoScriptError
 
 from bridge import keys
 from bridge.defaults import BEGUN_TTL_S
+from bridge.stores import scripts
 
 # Begin: done before? claim the target; the record's applied version; whether a call on the record began
 # and never finished (its answer may be lost: the record may hold its effect), and mark this one begun.
-_BEGIN = """
+_BEGIN = scripts.Lua("""
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'duplicate', false, 0} end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy', false, 0} end
 local begun = redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[3]) and 0 or 1
 return {'claimed', redis.call('GET', KEYS[3]), begun}
-"""
+""")
 # End of a claimed call: record a completed call (its result under its key, the record's version if it
 # moved forward, and nothing left unfinished on the record), then release the claim if it is still ours
 # (it may have expired and been taken). A call that ended without an answer leaves its record marked begun.
-_END = """
+_END = scripts.Lua("""
 if ARGV[2] == '1' then
   redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
   local last = tonumber(redis.call('GET', KEYS[3]) or '-1')
@@ -43,7 +43,7 @@ if ARGV[2] == '1' then
 end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
-"""
+""")
 # Extend the claims this worker still holds (each KEYS[i] with its token ARGV[i + 1]).
 _RENEW = """
 local renewed = 0
@@ -92,37 +92,25 @@ class Started:
 
 
 class CallMarks:
-    """The scripts, registered once per connection."""
+    """The scripts of one connection."""
 
     def __init__(self, conn: Redis) -> None:
         self._conn = conn
-        self._begin = conn.register_script(_BEGIN)
-        self._end = conn.register_script(_END)
         self._renew = conn.register_script(_RENEW)
 
     def begin(self, claim: Claim, claim_ttl_s: float) -> Started:
         """Return ``duplicate`` (made before), ``busy`` (claimed by another) or ``claimed``, with the record's
         applied version and whether a call on the record began before and never finished (an earlier
         attempt of this call, or of an older plan's, whose answer may be lost)."""
-        state, applied, again = self._begin(keys=_keys(claim), args=self._begin_args(claim, claim_ttl_s))
+        state, applied, again = _BEGIN(self._conn, _keys(claim), self._begin_args(claim, claim_ttl_s))
         return _started(state, applied, again)
 
     def begin_many(self, claims: list[Claim], claim_ttl_s: float) -> list[Started]:
         """``begin`` each call of a bulk request, in order, in one round trip (each its own script)."""
         with self._conn.pipeline(transaction=False) as pipe:
             for claim in claims:
-                # EVALSHA straight into the pipeline (redis-py's script objects would ask SCRIPT EXISTS first).
-                pipe.evalsha(self._begin.sha, 4, *_keys(claim), *self._begin_args(claim, claim_ttl_s))
-            answers = pipe.execute(raise_on_error=False)
-        started = []
-        for claim, answer in zip(claims, answers, strict=True):
-            # NOSCRIPT: not loaded yet, or Redis lost its scripts; this one did not run.
-            if isinstance(answer, NoScriptError):
-                answer = self._begin(keys=_keys(claim), args=self._begin_args(claim, claim_ttl_s))
-            elif isinstance(answer, Exception):
-                raise answer
-            started.append(_started(*answer))
-        return started
+                _BEGIN.queue(pipe, _keys(claim), self._begin_args(claim, claim_ttl_s))
+            return [_started(*answer) for answer in scripts.execute(pipe)]
 
     @staticmethod
     def _begin_args(claim: Claim, claim_ttl_s: float) -> list[str | int]:
@@ -142,26 +130,17 @@ class CallMarks:
         them and all of it is one round trip.
         """
         if then is None:
-            self._end(keys=_keys(claim), args=_end_args(claim, ttl_s, result, version))
+            _END(self._conn, _keys(claim), _end_args(claim, ttl_s, result, version))
             claim.released = True
         else:
             self.end_many([(claim, result, version)], ttl_s, then)
 
     def end_many(self, ends: list[tuple[Claim, bytes | None, int]], ttl_s: int, then: Pipeline) -> None:
-        """``end`` each ``(claim, result, version)``, joining the writes in the pipeline ``then``: one round
-        trip for the calls of a bulk request and their records."""
-        at = len(then)
+        """``end`` each ``(claim, result, version)``, joining the writes in the pipeline ``then`` (not a
+        transaction), which this sends: one round trip for the calls of a bulk request and their records."""
         for claim, result, version in ends:
-            then.evalsha(self._end.sha, 4, *_keys(claim), *_end_args(claim, ttl_s, result, version))
-        answers = then.execute(raise_on_error=False)
-        for index, (claim, result, version) in enumerate(ends):
-            # NOSCRIPT: not loaded yet, or Redis restarted and lost its scripts (ending twice is harmless).
-            if isinstance(answers[at + index], NoScriptError):
-                self._end(keys=_keys(claim), args=_end_args(claim, ttl_s, result, version))
-                answers[at + index] = None
-        for answer in answers:
-            if isinstance(answer, Exception):
-                raise answer
+            _END.queue(then, _keys(claim), _end_args(claim, ttl_s, result, version))
+        scripts.execute(then)
         for claim, _, _ in ends:
             claim.released = True
 

@@ -59,7 +59,7 @@ def by_name(names: list[str], found: Sequence[bytes | str | None]) -> dict[str, 
 def remember_keys(conn: Redis | Pipeline, issue_id: str, *issue_keys: str) -> None:
     """Remember that each of ``issue_keys`` names issue ``issue_id`` (once a key names an issue, it always does)."""
     with batched(conn) as pipe:
-        for key in issue_keys:
+        for key in dict.fromkeys(issue_keys):  # a lookup by the issue's current key names it twice
             if key:
                 pipe.set(ISSUE_ID_KEY.format(issue_key=key), issue_id, ex=ISSUE_ID_TTL_S)
 
