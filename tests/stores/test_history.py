@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 import redis
 
@@ -99,4 +100,4 @@ def test_an_event_keeps_its_newest_tries_only(
         history.record_call(redis_client, "e1", _call("k", "retrying", attempts=attempt, error="503"), 3600)
 
     kept = redis_client.lrange(keys.EVENT_ATTEMPTS_KEY.format(event_id="e1"), 0, -1)
-    assert [int(entry.split(b'"attempt":')[1].split(b",")[0]) for entry in kept] == [3, 4, 5]
+    assert [orjson.loads(entry)["attempt"] for entry in kept] == [3, 4, 5]
