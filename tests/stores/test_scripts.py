@@ -8,6 +8,7 @@ import redis
 from bridge.stores import scripts
 
 _COUNT = scripts.Lua("return redis.call('INCR', KEYS[1])")
+_APPEND = scripts.Lua("return redis.call('APPEND', KEYS[1], ARGV[1])")
 
 
 def test_a_script_in_a_pipeline_runs_once_when_redis_has_it_and_when_it_lost_it(
@@ -47,3 +48,25 @@ def test_another_command_s_error_is_raised_once_the_scripts_ran(redis_client: re
             scripts.execute(pipe)
 
     assert redis_client.get("counted") == b"1"
+
+
+def test_one_script_lost_loads_them_all_so_a_pipeline_s_scripts_run_in_their_order(
+    redis_client: redis.Redis,
+) -> None:
+    redis_client.script_flush()
+
+    assert _COUNT(redis_client, ["counted"], []) == 1
+    assert redis_client.script_exists(_COUNT.sha, _APPEND.sha) == [True, True]
+    redis_client.script_flush()
+    with redis_client.pipeline(transaction=False) as pipe:
+        for part in "abc":
+            _APPEND.queue(pipe, ["order"], [part])
+        assert scripts.execute(pipe) == [1, 2, 3]
+    assert redis_client.get("order") == b"abc"
+
+
+def test_a_noscript_of_a_script_it_does_not_know_is_raised(redis_client: redis.Redis) -> None:
+    with redis_client.pipeline(transaction=False) as pipe:
+        pipe.evalsha("0" * 40, 0)
+        with pytest.raises(redis.exceptions.NoScriptError):
+            scripts.execute(pipe)
