@@ -11,7 +11,10 @@ One stack (private Redis, sandbox, ``bridge web``; bench/stack.py), measured in 
   through ``bridge web``, then drained by 1, 2 and 4 ``bridge worker`` processes (a backlog, as
   after an outage), and a second pass updating the same tickets (status Solved: links exist);
   calls/s counted from the sandbox's own log; upstream requests per linked ticket from the same log;
-  Redis commands per event from ``INFO commandstats``.
+  Redis commands per event from ``INFO commandstats``; CPU per event of the workers, Redis and the
+  sandbox (``/proc`` and ``INFO cpu``, from the first event taken to the last), next to the bare loop's
+  own CPU for a ticket's requests: a worker that uses most of its wall time on its own CPU is bound by
+  its Python, not by what it waits for.
 
 With ``--profile``, the 1-process drain runs under cProfile and the time per upstream call is split by
 where it goes (RQ, Redis client, httpx, rules, records, …), socket waits counted with their caller.
@@ -42,8 +45,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import ZENDESK_SECRET, Stack, machine, pending
-from bridge import samples
+from bench.stack import ZENDESK_SECRET, Stack, cpu_seconds, machine, pending
+from bridge import job_queues, samples
 
 TARGET_RATIO = 0.7
 TARGET_CALLS_S = 1000.0
@@ -84,7 +87,7 @@ def bare_loop(events: int, first: int) -> None:
     software = clients.need("jira_software", JiraSoftwareClient, "")
     zendesk = clients.need("zendesk", ZendeskClient, "")
     calls = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for n in range(first, first + events):
         key, ticket = f"BARE-{n}", str(2_000_000 + n)
         url = f"https://example.zendesk.com/agent/tickets/{ticket}"
@@ -112,7 +115,7 @@ def bare_loop(events: int, first: int) -> None:
         software.submit_remote_links([software_link], idempotency_key=f"jsw-{n}")
         zendesk.create_link(ticket, issue.id, key, idempotency_key=f"zd-{n}")
         calls += 4
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     # A Redis round trip as a worker makes one: the bridge's own client, a GET, one after another.
     conn = sync_client(settings)
     conn.set("bench:bare", "1")
@@ -121,7 +124,7 @@ def bare_loop(events: int, first: int) -> None:
     for _ in range(trips):
         conn.get("bench:bare")
     round_trip_us = (time.perf_counter() - began) / trips * 1e6
-    print(json.dumps({"calls": calls, "seconds": seconds, "round_trip_us": round_trip_us}))
+    print(json.dumps({"calls": calls, "seconds": seconds, "cpu_s": cpu_s, "round_trip_us": round_trip_us}))
 
 
 def load(stack: Stack, first: int, count: int, status: str = "Open") -> None:
@@ -172,10 +175,11 @@ def profiled_worker(out: str) -> int:
 
 def drain(
     stack: Stack, processes: int, profile: Path | None = None
-) -> tuple[float, list[dict[str, Any]], Counter[str]]:
+) -> tuple[float, list[dict[str, Any]], Counter[str], dict[str, float]]:
     """Start ``processes`` workers, wait until every job is done and stop them; return the upstream calls/s
-    (first to last call the sandbox logged: process start-up left out), the calls, and the Redis commands
-    the workers sent (the bench's own polling subtracted)."""
+    (first to last call the sandbox logged: process start-up left out), the calls, the Redis commands
+    the workers sent (the bench's own polling subtracted) and the CPU per event (ms) of the workers,
+    Redis and the sandbox, from the first job done to the last (start-up left out)."""
     stack.control.clear_calls()
     polling = _polling_cost(stack.conn)
     before = commandstats(stack.conn)
@@ -187,12 +191,27 @@ def drain(
         # Not --burst: two burst workers were seen to end with events still queued (not investigated).
         stack.start_workers(processes)
     polls = 0
+    events_queue = f"rq:queue:{job_queues.EVENTS_QUEUE}"
+    queued = stack.conn.llen(events_queue)
+    own: Counter[str] = Counter({"llen": 1})  # the bench's commands besides its polls
+    cpu_from: tuple[int, dict[str, float]] | None = None
     while pending(stack.conn):
         polls += 1
         time.sleep(0.1)
+        if cpu_from is None:
+            own["llen"] += 1
+            if (not_taken := stack.conn.llen(events_queue)) < queued:
+                # The CPU from here on is the work of the events not taken yet (and of the few in hand).
+                own["info"] += 1
+                cpu_from = (not_taken, _cpu(stack))
     commands = commandstats(stack.conn) - before
     commands.subtract({name: count * polls for name, count in polling.items()})
+    commands.subtract(own)
     commands = +commands
+    cpu: dict[str, float] = {}
+    if cpu_from is not None and cpu_from[0]:
+        spent = _cpu(stack)
+        cpu = {name: (spent[name] - was) * 1000 / cpu_from[0] for name, was in cpu_from[1].items()}
     for worker in stack.workers:
         worker.terminate()
     if profile is not None:
@@ -203,7 +222,18 @@ def drain(
     calls = stack.control.calls()
     done = [call["at"] for call in calls if call["status"] is not None and call["status"] < 300]
     rate = (len(done) - 1) / (max(done) - min(done)) if len(done) > 1 else 0.0
-    return rate, calls, commands
+    return rate, calls, commands, cpu
+
+
+def _cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by the workers (together), Redis and the sandbox."""
+    redis_cpu = stack.conn.info("cpu")
+    sandbox = [process.pid for process in stack.processes if "sandbox" in str(process.args)]
+    return {
+        "workers": sum(cpu_seconds(worker.pid) for worker in stack.workers),
+        "redis": float(redis_cpu["used_cpu_user"]) + float(redis_cpu["used_cpu_sys"]),
+        "sandbox": sum(cpu_seconds(pid) for pid in sandbox),
+    }
 
 
 def _polling_cost(conn: redis.Redis) -> Counter[str]:
@@ -226,7 +256,7 @@ def noop_jobs(stack: Stack, count: int) -> float:
     with stack.conn.pipeline() as pipe:
         jobs = [queue.enqueue("bench.workers.noop", pipeline=pipe) for _ in range(count)]
         pipe.execute()
-    drain(stack, 1)
+    drain(stack, 1)  # its own rate is the jobs' times, below
     done = Job.fetch_many([job.id for job in jobs], connection=stack.conn, serializer=JSONSerializer)
     started = [job.started_at for job in done if job is not None and job.started_at is not None]
     ended = [job.ended_at for job in done if job is not None and job.ended_at is not None]
@@ -326,7 +356,7 @@ def main() -> int:
             stack.control.reset()
             load(stack, first, events)
             profiled = processes == 0
-            rate, calls, commands = drain(stack, max(1, processes), profile if profiled else None)
+            rate, calls, commands, cpu = drain(stack, max(1, processes), profile if profiled else None)
             done = [call for call in calls if call["status"] is not None and call["status"] < 300]
             links = len(stack.control.state()["zendesk"]["links"])
             label = "1 process under cProfile" if profiled else f"{processes} process(es)"
@@ -348,6 +378,12 @@ def main() -> int:
                 f"    Redis commands per event: {sum(commands.values()) / events:.1f}"
                 f" ({', '.join(f'{name} {count / events:.1f}' for name, count in commands.most_common(8))})"
             )
+            if cpu and not profiled:
+                print(
+                    "    CPU per event: "
+                    + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
+                    + f"; the bare loop's own for a ticket's 4 requests {bare['cpu_s'] * 4000 / bare['calls']:.2f} ms"
+                )
             ok = ok and links == events and len(done) >= MIN_REQUESTS_FIRST_SIGHT * events
             if profiled and profile is not None:
                 print(f"    where the time goes per upstream call (wall time, profiler on; {profile}):")
@@ -356,7 +392,7 @@ def main() -> int:
             first += events
         # The same tickets again, now Solved: the links exist, the remote links change (2 processes).
         load(stack, first - events, events, status="Solved")
-        rate, calls, commands = drain(stack, 2)
+        rate, calls, commands, _ = drain(stack, 2)
         print(
             f"  bridge workers, 2 processes, update of linked tickets: {rate:7.0f} calls/s;"
             f" {len(calls) / events:.2f} upstream requests per ticket; {_by_request(calls)};"
