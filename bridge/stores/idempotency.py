@@ -45,7 +45,7 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
 """)
 # Extend the claims this worker still holds (each KEYS[i] with its token ARGV[i + 1]).
-_RENEW = """
+_RENEW = scripts.Lua("""
 local renewed = 0
 for i, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[i + 1] then
@@ -54,7 +54,7 @@ for i, key in ipairs(KEYS) do
   end
 end
 return renewed
-"""
+""")
 
 Begun = Literal["duplicate", "busy", "claimed"]
 
@@ -92,11 +92,10 @@ class Started:
 
 
 class CallMarks:
-    """The scripts of one connection."""
+    """A call's marks (begin, end, renew its claim) on one connection."""
 
     def __init__(self, conn: Redis) -> None:
         self._conn = conn
-        self._renew = conn.register_script(_RENEW)
 
     def begin(self, claim: Claim, claim_ttl_s: float) -> Started:
         """Return ``duplicate`` (made before), ``busy`` (claimed by another) or ``claimed``, with the record's
@@ -150,9 +149,10 @@ class CallMarks:
         if not held:
             return 0
         return int(
-            self._renew(
-                keys=[claim.claim_key for claim in held],
-                args=[int(claim_ttl_s * 1000), *(claim.token for claim in held)],
+            _RENEW(
+                self._conn,
+                [claim.claim_key for claim in held],
+                [int(claim_ttl_s * 1000), *(claim.token for claim in held)],
             )
         )
 
