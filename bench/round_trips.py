@@ -63,11 +63,15 @@ def counting_worker(out: str) -> int:
     return bridge_main(["worker"])
 
 
+_HELPERS = ("bridge/connections.py", "bridge/stores/scripts.py")
+"""The bridge's own Redis helpers: a round trip is counted at the code that called them."""
+
+
 def _site(root: str) -> str:
     site = "?"
     for frame in reversed(traceback.extract_stack(limit=40)[:-2]):
         name = frame.filename
-        if name.startswith(root) and "/.venv/" not in name and not name.endswith("connections.py"):
+        if name.startswith(root) and "/.venv/" not in name and not name.endswith(_HELPERS):
             return f"{name[len(root) :]}:{frame.lineno} {frame.name}"
         if "/rq/" in name and site == "?":  # RQ's own, when no frame of the bridge's is further out
             site = f"rq {Path(name).name} {frame.name}"

@@ -60,16 +60,25 @@ class Changes:
 
 
 def ticket_view(
-    planner: Planner, pipe: Pipeline, view: Event, new: subjects.Stored, stored: subjects.Stored | None
+    planner: Planner,
+    pipe: Pipeline,
+    view: Event,
+    new: subjects.Stored,
+    stored: subjects.Stored | None,
+    first: TicketReads | None = None,
 ) -> tuple[Linked, Changes]:
-    """Return ``linked`` for a ticket's plan, and fill in what the plan wants linked (``new.links``)."""
+    """Return ``linked`` for a ticket's plan, and fill in what the plan wants linked (``new.links``).
+
+    ``first``: the reads made with the ticket's state (after the plan's WATCH), used when they cover the
+    keys it names and named; else they are read now (one round trip)."""
     ticket_id = new.id
     state = new.state
     keys = list(state.get("jira_issue_keys") or [])
     keys_before = list(stored.state.get("jira_issue_keys") or []) if stored else []
-    remembered, naming, indexed = _ticket_reads(
-        planner, ticket_id, keys + [k for k in keys_before if k not in keys]
-    )
+    wanted = keys + [k for k in keys_before if k not in keys]
+    if first is None or not first.keys.issuperset(wanted):
+        first = _ticket_reads(planner, ticket_id, wanted)
+    remembered, naming, indexed = first.remembered, first.naming, first.indexed
     resolved, unresolved = resolve(planner, keys, remembered)
     live = not state.get("deleted")
     named = set(resolved.values()) if live else set()
@@ -236,24 +245,47 @@ def _ask_jira(planner: Planner, key: str) -> str:
     return issue.id
 
 
-def _ticket_reads(
-    planner: Planner, ticket_id: str, keys: list[str]
-) -> tuple[dict[str, str | None], set[str], dict[str, links.IndexedLink]]:
-    """Read, in one round trip, what a ticket's plan starts from: the ids remembered for ``keys`` (the
-    ones it names and named), who names the ticket, and the index's links of it.
+@dataclass(frozen=True)
+class TicketReads:
+    """What a ticket's plan starts from besides its state: the ids remembered for ``keys``, who names the
+    ticket (``naming``: issue ids), and the index's links of it (``indexed``, by issue id)."""
+
+    keys: frozenset[str]
+    remembered: dict[str, str | None]
+    naming: set[str]
+    indexed: dict[str, links.IndexedLink]
+
+
+def queue_ticket_reads(reads: Pipeline, ticket_id: str, keys: list[str]) -> None:
+    """Queue the reads of ``TicketReads`` on ``reads`` (two or three commands: ``ticket_reads`` parses
+    their replies). The planner sends them with its load of the ticket's state, after its WATCH."""
+    if keys:
+        reads.mget(issue_ids.id_keys(keys))
+    reads.smembers(subjects.named_by_key(ordering.TICKET, ticket_id))
+    reads.hgetall(links.ticket_key(ticket_id))
+
+
+def ticket_reads(keys: list[str], replies: list[Any]) -> TicketReads:
+    """``TicketReads`` from the replies of ``queue_ticket_reads(reads, ticket_id, keys)``, in its order."""
+    remembered = issue_ids.by_name(keys, replies[0]) if keys else {}
+    naming_reply, indexed_reply = replies[-2:]
+    return TicketReads(
+        frozenset(keys),
+        remembered,
+        {text(member) for member in naming_reply},
+        links.of_ticket_reply(indexed_reply),
+    )
+
+
+def _ticket_reads(planner: Planner, ticket_id: str, keys: list[str]) -> TicketReads:
+    """Read ``TicketReads`` in one round trip.
 
     On the planner's connection, not its pipeline: the pipeline has WATCHed the ticket and who names it
     (``watch_subject``), and a change by anyone after that aborts the plan whichever connection read it.
     """
     with planner.conn.pipeline(transaction=False) as reads:
-        if keys:
-            reads.mget(issue_ids.id_keys(keys))
-        reads.smembers(subjects.named_by_key(ordering.TICKET, ticket_id))
-        reads.hgetall(links.ticket_key(ticket_id))
-        replies = reads.execute()
-    remembered = issue_ids.by_name(keys, replies.pop(0)) if keys else {}
-    naming_reply, indexed_reply = replies
-    return remembered, {text(member) for member in naming_reply}, links.of_ticket_reply(indexed_reply)
+        queue_ticket_reads(reads, ticket_id, keys)
+        return ticket_reads(keys, reads.execute())
 
 
 def _issue_states(

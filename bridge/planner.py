@@ -32,12 +32,12 @@ from redis.exceptions import WatchError
 from bridge import defaults, job_queues, keys, ordering, tracing
 from bridge.errors import DestinationHeld, NotConfigured, RetryableUpstreamError, RetryLater
 from bridge.event import Event, new_event_id
-from bridge.linked import Changes, issue_view, ticket_view
+from bridge.linked import Changes, TicketReads, issue_view, queue_ticket_reads, ticket_reads, ticket_view
 from bridge.rules.model import Linked, PlannedAction
 from bridge.rules.ruleset import RuleSet
 from bridge.settings import Settings
 from bridge.sources import current
-from bridge.stores import batches, history, issue_ids, subjects
+from bridge.stores import batches, history, issue_ids, scripts, subjects
 from bridge.upstreams import Clients
 
 PlanOutcome = Literal["planned", "skipped", "superseded", "unchanged"]
@@ -138,7 +138,7 @@ class Planner:
             try:
                 with self.conn.pipeline() as pipe:
                     subjects.watch_subject(pipe, kind, subject_id)
-                    stored = subjects.load(pipe, kind, subject_id)
+                    stored, version, _ = self._read_first(kind, subject_id)
                     if stored is None:
                         pipe.reset()
                         return self.plan(self._from_source(kind, subject_id, None, reason), override)
@@ -146,7 +146,7 @@ class Planner:
                     history.save_event(self.conn, event, self.settings.record_retention_s)
                     candidate = ordering.candidate_of(event)
                     assert candidate is not None
-                    return self._commit(pipe, event, candidate, stored, stored.state, override)
+                    return self._commit(pipe, event, candidate, stored, stored.state, version, override)
             except WatchError:
                 continue
         raise RetryLater(1.0, f"{kind} {subject_id} kept changing while it was planned", counts=False)
@@ -206,7 +206,10 @@ class Planner:
         with self.conn.pipeline() as pipe:
             key = subjects.subject_key(candidate.kind, candidate.id)
             subjects.watch_subject(pipe, candidate.kind, candidate.id)
-            stored = subjects.load(pipe, candidate.kind, candidate.id)
+            named_keys = (
+                candidate.partial.get("jira_issue_keys") if candidate.kind == ordering.TICKET else None
+            )
+            stored, version, first = self._read_first(candidate.kind, candidate.id, named_keys)
             merged = ordering.merge(stored.state if stored else None, candidate.partial)
             if stored is not None:
                 order = ordering.compare(candidate, stored.sequence, stored.precision, merged == stored.state)
@@ -243,7 +246,26 @@ class Planner:
                     raise _ReadSource("partial")
                 if _read_too_early(event, candidate, stored):
                     raise _ReadTooEarly(_read_again_in(stored))
-            return self._commit(pipe, event, candidate, stored, merged, override)
+            return self._commit(pipe, event, candidate, stored, merged, version, override, first)
+
+    def _read_first(
+        self, kind: str, subject_id: str, named_keys: list[str] | None = None
+    ) -> tuple[subjects.Stored | None, int, TicketReads | None]:
+        """Read what a plan starts from in one round trip, once its WATCH is in place: the subject's stored
+        state, the plan's version and, for a ticket whose event names ``named_keys``, its ``TicketReads``.
+
+        On the planner's connection: the WATCH guards what any connection reads from then on. The version
+        is taken now, after the WATCH, so a plan that commits has a greater version than any plan it
+        conflicts with that committed before it (that one's EXEC came before this WATCH, its version
+        before its EXEC); a plan that starts over takes a new one (versions only have to grow)."""
+        with self.conn.pipeline(transaction=False) as reads:
+            subjects.queue_load(reads, kind, subject_id)
+            subjects.queue_next_version(reads, time.time_ns() // 1000)
+            if named_keys is not None:
+                queue_ticket_reads(reads, subject_id, named_keys)
+            found, version, *rest = scripts.execute(reads)
+        first = ticket_reads(named_keys, rest) if named_keys is not None else None
+        return subjects.loaded(kind, subject_id, found), int(version), first
 
     def _commit(
         self,
@@ -252,7 +274,9 @@ class Planner:
         candidate: ordering.Candidate,
         stored: subjects.Stored | None,
         merged: dict[str, object],
+        version: int,
         override: Override | None = None,
+        first: TicketReads | None = None,
     ) -> Plan:
         kind = candidate.kind
         view = ordering.rules_event(event, kind, merged)
@@ -263,11 +287,11 @@ class Planner:
             sequence, precision = stored.sequence, max(1, sequence + precision - stored.sequence)
         new = subjects.Stored(kind, candidate.id, sequence, precision, dict(merged), view["id"])
         if kind == ordering.TICKET:
-            linked, changes = ticket_view(self, pipe, view, new, stored)
+            linked, changes = ticket_view(self, pipe, view, new, stored, first)
         else:
             linked, changes = issue_view(self, pipe, view, new, stored)
         actions = self.rules.plan(view, self.settings, linked)
-        return self._write(pipe, view, actions, changes, new, override)
+        return self._write(pipe, view, actions, changes, new, override, version)
 
     def _plan_stateless(self, event: Event, override: Override | None = None) -> Plan:
         """Plan an event about something without a state of its own (a comment, an issue link)."""
@@ -283,8 +307,12 @@ class Planner:
         changes: Changes,
         new: subjects.Stored | None,
         override: Override | None = None,
+        version: int | None = None,
     ) -> Plan:
-        version = subjects.next_version(self.conn, time.time_ns() // 1000)
+        """Commit the plan (the MULTI under the WATCH of ``pipe``), its actions with ``version`` (a new one
+        when None: a plan with no state of its own watches nothing)."""
+        if version is None:
+            version = subjects.next_version(self.conn, time.time_ns() // 1000)
         versioned = [replace(action, version=version, override=override) for action in actions]
         kept = [action for action in versioned if action.destination in self.clients]
         skipped = [action for action in versioned if action.destination not in self.clients]

@@ -23,11 +23,12 @@ from redis.client import Pipeline
 
 from bridge.connections import text
 from bridge.keys import NAMED_BY_KEY, NAMED_KEY_KEY, PLAN_VERSION_KEY, SUBJECT_KEY
+from bridge.stores.scripts import Lua
 
 # A counter that never goes below the time in microseconds: versions keep growing across a Redis that
 # lost the counter, and Jira Software, which keeps a remote link's highest updateSequenceNumber, sees a
 # plan's version as newer than any submitted before.
-_NEXT_VERSION = """
+_NEXT_VERSION = Lua("""
 local version = redis.call('INCR', KEYS[1])
 local floor = tonumber(ARGV[1])
 if version < floor then
@@ -35,7 +36,7 @@ if version < floor then
   version = floor
 end
 return version
-"""
+""")
 
 
 @dataclass
@@ -157,4 +158,15 @@ def rename_keys(
 
 def next_version(conn: Redis, now_us: int) -> int:
     """Return a new plan version: greater than every one before, and at least ``now_us``."""
-    return int(conn.eval(_NEXT_VERSION, 1, PLAN_VERSION_KEY, now_us))
+    return int(_NEXT_VERSION(conn, [PLAN_VERSION_KEY], [now_us]))
+
+
+def queue_next_version(pipe: Pipeline, now_us: int) -> None:
+    """``next_version`` among other reads of ``pipe`` (sent by ``bridge.stores.scripts.execute``; its reply
+    is the version)."""
+    _NEXT_VERSION.queue(pipe, [PLAN_VERSION_KEY], [now_us])
+
+
+def queue_load(pipe: Pipeline, kind: str, subject_id: str) -> None:
+    """``load`` among other reads of ``pipe``: its reply goes to ``loaded``."""
+    pipe.hgetall(subject_key(kind, subject_id))
