@@ -15,7 +15,8 @@ For each call, in this order:
    a slot of the rate limit), then record the key and move the record's version forward, and release the
    claim, in one step.
 Steps 2-4 are one Lua script and so is the end of the claim (``stores/idempotency.py``), sent with the
-operators' record of the call (``stores/history.py``): two Redis round trips per call.
+operators' record of the call (``stores/history.py``) and the action's own records (``Call.then``: the
+Zendesk link index): two Redis round trips per call.
 Retryable failures raise ``RetryLater`` (with the upstream's ``Retry-After`` or a jittered exponential
 backoff); permanent ones raise ``CallFailed``, both decided by the error's type. A library function: the
 RQ jobs (``workers/jobs.py``) decide what to do with them.
@@ -26,13 +27,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import httpx
 import orjson
 from redis import Redis
+from redis.client import Pipeline
 
 from bridge import defaults, tracing
 from bridge.errors import (
@@ -100,6 +102,8 @@ class _Finished:
     outcome: history.CallOutcome
     claim: Claim | None = None
     result: bytes | None = None
+    then: Sequence[Callable[[Pipeline], object]] = ()
+    """The action's own writes that go with its end (``Call.then``)."""
 
 
 @dataclass
@@ -171,13 +175,13 @@ class Executor:
             with ExitStack() as holding:
                 for _, _, claim, _ in claimed:
                     holding.enter_context(self.held.holding(claim))
+                calls = [
+                    Call(action.idempotency_key, action.version, again) for action, _, _, again in claimed
+                ]
                 answers = perform_many(
                     self.clients,
                     self.conn,
-                    [
-                        (action.params, Call(action.idempotency_key, action.version, again))
-                        for action, _, _, again in claimed
-                    ],
+                    [(action.params, call) for (action, _, _, _), call in zip(claimed, calls, strict=True)],
                 )
         except (BridgeError, httpx.HTTPError):
             # The request as a whole failed: each call is made on its own (with its own retries).
@@ -185,14 +189,14 @@ class Executor:
             return settled
         ms = (time.perf_counter() - began) * 1000
         finished = []
-        for (action, record, claim, _), answer in zip(claimed, answers, strict=True):
+        for (action, record, claim, _), call, answer in zip(claimed, calls, answers, strict=True):
             record["ms"] = ms
             record["merged"] = len(claimed)  # the calls that went in the same request
             if isinstance(answer, UpstreamError):
                 self._describe(record, answer)
                 finished.append(_Finished(action, record, "failed", claim))
             else:
-                finished.append(_Finished(action, record, "done", claim, orjson.dumps(answer)))
+                finished.append(_Finished(action, record, "done", claim, orjson.dumps(answer), call.then))
         return {**settled, **self._finish_many(finished)}
 
     def _record(self, action: PlannedAction, job_id: str | None, attempt: int) -> history.CallRecord:
@@ -259,11 +263,9 @@ class Executor:
             record["error"] = f"superseded: a newer plan ({applied}) already wrote {action.object}"
             return self._finish(action, record, "skipped-stale", claim)
         started = time.perf_counter()
+        call = Call(action.idempotency_key, action.version, again)
         try:
-            perform = actions()[action.kind].perform
-            result = perform(
-                self.clients, self.conn, action.params, Call(action.idempotency_key, action.version, again)
-            )
+            result = actions()[action.kind].perform(self.clients, self.conn, action.params, call)
         except DestinationHeld as held:  # not sent: the destination's gate holds its requests
             record["error"] = f"waiting: {held}"
             self._finish(action, record, "pending", claim)
@@ -283,7 +285,7 @@ class Executor:
         record["ms"] = (time.perf_counter() - started) * 1000
         if action.override is not None:
             result = {**result, "override": action.override}  # the idempotency record says who made it again
-        return self._finish(action, record, "done", claim, orjson.dumps(result))
+        return self._finish(action, record, "done", claim, orjson.dumps(result), call.then)
 
     def _end_claim(self, claim: Claim, result: bytes | None = None, version: int = 0) -> None:
         """Release the claim; with a ``result``, record the call as done first (one round trip)."""
@@ -311,10 +313,12 @@ class Executor:
         outcome: history.CallOutcome,
         claim: Claim | None = None,
         result: bytes | None = None,
+        then: Sequence[Callable[[Pipeline], object]] = (),
     ) -> history.CallRecord:
         """Record the call's outcome; with its ``claim``, end the claim (and with a ``result``, mark the call
-        done) in the same round trip."""
-        return self._finish_many([_Finished(action, record, outcome, claim, result)])[action.idempotency_key]
+        done, after the action's own writes ``then``) in the same round trip."""
+        finished = _Finished(action, record, outcome, claim, result, then)
+        return self._finish_many([finished])[action.idempotency_key]
 
     def _finish_many(
         self, finished: list[_Finished], release: list[Claim] | None = None
@@ -329,6 +333,8 @@ class Executor:
         with self.conn.pipeline(transaction=False) as pipe:
             ends: list[tuple[Claim, bytes | None, int]] = []
             for call in finished:
+                for write in call.then:  # before the end that marks the call done
+                    write(pipe)
                 call.record["outcome"] = call.outcome
                 call.record["finished_at"] = now
                 history.add_call(pipe, call.action.event_id, call.record, self.settings.record_retention_s)

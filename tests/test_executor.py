@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, cast
 
+import orjson
 import pytest
 import redis
 import redis.connection
@@ -15,7 +16,7 @@ from bridge.errors import CallFailed, RetryLater
 from bridge.executor import Executor
 from bridge.keys import CLAIM_KEY
 from bridge.rules.model import PlannedAction
-from bridge.stores import history
+from bridge.stores import history, links
 from bridge.stores.idempotency import CallMarks, Claim
 from bridge.upstreams import Clients, actions, clients_from_settings
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
@@ -155,6 +156,54 @@ def test_a_call_ends_in_one_round_trip_even_on_a_redis_that_lost_its_scripts(
         assert redis_client.get(claim.idempotency_key) == b"{}"
         assert redis_client.get(f"note-{attempt}") == b"written"
         assert marks.begin(claim, 8).state == "duplicate"
+
+
+def _link(ticket: str, issue_id: str, key: str, version: int) -> PlannedAction:
+    return PlannedAction(
+        kind="zendesk.jira_link.create",
+        destination="zendesk",
+        target=f"zendesk:{ticket}",
+        params={"ticket_id": ticket, "issue_key": key, "issue_id": issue_id},
+        rule="test",
+        event_id=f"event-link-{version}",
+        sequence=version,
+        subject=f"zendesk:ticket:{ticket}",
+        object=f"zendesk.jira_link:{ticket}:{issue_id}",
+        version=version,
+    )
+
+
+def test_a_zendesk_link_is_in_the_index_when_its_call_is_done_and_a_new_plan_finds_it_there(
+    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[object] = []
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(self: redis.connection.Connection, command: object, check_health: bool = True) -> None:
+        sent.append(command)
+        send(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    # A connection in the pool and the scripts loaded: neither is the call's.
+    assert executor.perform(_upsert("EX-76", 1), "job-0", 1)["outcome"] == "done"
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    first = executor.perform(_link("77", "10077", "EX-77", 1), "job-1", 1)
+    # The index's write goes with the call's end: a claim, a look in the index, the request, the end.
+    assert len(sent) == 3
+    monkeypatch.undo()
+    assert first["outcome"] == "done"
+    indexed = links.get(redis_client, "77", "10077")
+    assert indexed is not None
+    assert indexed.issue_key == "EX-77"
+    made_before = Claim.of(str(first["idempotency_key"]), "zendesk:77", "zendesk.jira_link:77:10077")
+    assert orjson.loads(redis_client.get(made_before.idempotency_key) or b"{}")["id"] == indexed.link_id
+    # A later plan's create (another idempotency key) is answered by the index: no request to Zendesk.
+    again = executor.perform(_link("77", "10077", "EX-77", 2), "job-2", 1)
+    assert again["outcome"] == "done"
+    with SandboxControl(sandbox.url) as control:
+        made = [link for link in control.state()["zendesk"]["links"] if link["ticket_id"] == "77"]
+        posts = [call for call in control.calls("zendesk") if call["method"] == "POST"]
+    assert [link["id"] for link in made] == [indexed.link_id]
+    assert len(posts) == 1
 
 
 def test_retryable_and_permanent_failures(executor: Executor, sandbox: RunningSandbox) -> None:

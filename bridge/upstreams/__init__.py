@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -34,6 +34,7 @@ from bridge.rules.params import ActionSpec
 if TYPE_CHECKING:
     import httpx
     from redis import Redis
+    from redis.client import Pipeline
 
     from bridge.settings import Settings
     from bridge.upstreams.transport import ApiTransport, RequestGuard
@@ -61,6 +62,10 @@ class Call:
     again: bool = False
     """A call on the same record began before and never finished (its answer may be lost, the record may
     hold its effect): look before creating."""
+    then: list[Callable[[Pipeline], object]] = field(default_factory=list, compare=False)
+    """Writes of the bridge's own records that the call's effect makes true (a link in the index), queued by
+    the action's function as it returns: the executor sends them in the round trip that ends the call,
+    before the call is marked done."""
 
 
 Perform = Callable[["Clients", "Redis", dict[str, Any], Call], Result]

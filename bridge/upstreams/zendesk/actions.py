@@ -78,7 +78,7 @@ def link_create(clients: Clients, conn: Redis, params: dict[str, Any], call: Cal
         links.remove(conn, ticket_id, issue_id)
     elif found is not None:
         if found.issue_key == issue_key:
-            links.add(conn, ticket_id, issue_id, issue_key, found.id)
+            _index(call, ticket_id, issue_id, issue_key, found.id)
             return {"id": found.id, "created": False, "reason": "already linked at Zendesk"}
         _delete(zendesk, found.id, call)
     try:
@@ -89,12 +89,18 @@ def link_create(clients: Clients, conn: Redis, params: dict[str, Any], call: Cal
         if found is None:
             raise
         if found.issue_key == issue_key:
-            links.add(conn, ticket_id, issue_id, issue_key, found.id)
+            _index(call, ticket_id, issue_id, issue_key, found.id)
             return {"id": found.id, "created": False, "reason": "already linked at Zendesk"}
         _delete(zendesk, found.id, call)
         link = zendesk.create_link(ticket_id, issue_id, issue_key, idempotency_key=call.key)
-    links.add(conn, ticket_id, issue_id, issue_key, link.id)
+    _index(call, ticket_id, issue_id, issue_key, link.id)
     return {"id": link.id, "created": True}
+
+
+def _index(call: Call, ticket_id: str, issue_id: str, issue_key: str, link_id: int) -> None:
+    """Add the link to the index with the call's end (``Call.then``): a crash before it leaves the call
+    unfinished, and its next attempt looks at Zendesk's list."""
+    call.then.append(lambda pipe: links.add(pipe, ticket_id, issue_id, issue_key, link_id))
 
 
 def link_delete(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
