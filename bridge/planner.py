@@ -21,6 +21,7 @@ issue, whatever order deliveries come in. Planning keeps it in four steps:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -41,6 +42,9 @@ from bridge.stores import batches, history, issue_ids, scripts, subjects
 from bridge.upstreams import Clients
 
 PlanOutcome = Literal["planned", "skipped", "superseded", "unchanged"]
+
+Writes = Callable[[Pipeline], object]
+"""Writes queued on a pipeline that a plan sends with its first reads (``Planner.plan``'s ``with_first``)."""
 
 Override = dict[str, str]
 """An operator's "make the calls again" (``bridge.rules.model.override_of``): who, via what, when, which event."""
@@ -91,22 +95,32 @@ class Planner:
         self.settings = settings
         self.clients = clients
 
-    def plan(self, event: Event, override: Override | None = None) -> Plan:
+    def plan(self, event: Event, override: Override | None = None, with_first: Writes | None = None) -> Plan:
         """Plan ``event`` and commit its calls (each carrying ``override``, when an operator asked for them).
+
+        ``with_first``: writes sent with the plan's first reads, before any rule runs (the event's own record,
+        ``history.save_event``), in their round trip.
 
         Raises ``RetryLater`` when the source must be read and cannot be now (the event job is retried),
         ``RuleError`` when a rule fails on it.
         """
         candidate = ordering.candidate_of(event)
         if candidate is None:
+            if with_first is not None:
+                with self.conn.pipeline(transaction=False) as pipe:
+                    with_first(pipe)
+                    scripts.execute(pipe)
             return self._plan_stateless(event, override)
+        writes = [with_first] if with_first is not None else []
         if candidate.kind == ordering.ISSUE:
             # Any key an issue had names it for good (a moved issue's old key still finds it).
             aliases = [event["subject"].get("key", ""), str(event.get("data", {}).get("previous_key") or "")]
-            issue_ids.remember_keys(self.conn, candidate.id, *aliases)
+            issue_id = candidate.id
+            writes.append(lambda pipe: issue_ids.remember_keys(pipe, issue_id, *aliases))
         for _ in range(defaults.PLAN_ATTEMPTS):
+            sending, writes = writes, []  # with the first attempt's reads only
             try:
-                return self._attempt(event, candidate, override)
+                return self._attempt(event, candidate, override, sending)
             except WatchError:
                 continue
             except _ReadSource as read:
@@ -202,14 +216,20 @@ class Planner:
             pipe.reset()
         return order.value, view, linked, self.rules.plan(view, self.settings, linked)
 
-    def _attempt(self, event: Event, candidate: ordering.Candidate, override: Override | None) -> Plan:
+    def _attempt(
+        self,
+        event: Event,
+        candidate: ordering.Candidate,
+        override: Override | None,
+        writes: Sequence[Writes] = (),
+    ) -> Plan:
         with self.conn.pipeline() as pipe:
             key = subjects.subject_key(candidate.kind, candidate.id)
             subjects.watch_subject(pipe, candidate.kind, candidate.id)
             named_keys = (
                 candidate.partial.get("jira_issue_keys") if candidate.kind == ordering.TICKET else None
             )
-            stored, version, first = self._read_first(candidate.kind, candidate.id, named_keys)
+            stored, version, first = self._read_first(candidate.kind, candidate.id, named_keys, writes)
             merged = ordering.merge(stored.state if stored else None, candidate.partial)
             if stored is not None:
                 order = ordering.compare(candidate, stored.sequence, stored.precision, merged == stored.state)
@@ -249,10 +269,15 @@ class Planner:
             return self._commit(pipe, event, candidate, stored, merged, version, override, first)
 
     def _read_first(
-        self, kind: str, subject_id: str, named_keys: list[str] | None = None
+        self,
+        kind: str,
+        subject_id: str,
+        named_keys: list[str] | None = None,
+        writes: Sequence[Writes] = (),
     ) -> tuple[subjects.Stored | None, int, TicketReads | None]:
         """Read what a plan starts from in one round trip, once its WATCH is in place: the subject's stored
-        state, the plan's version and, for a ticket whose event names ``named_keys``, its ``TicketReads``.
+        state, the plan's version and, for a ticket whose event names ``named_keys``, its ``TicketReads``;
+        ``writes`` go in the same round trip, after the reads.
 
         On the planner's connection: the WATCH guards what any connection reads from then on. The version
         is taken now, after the WATCH, so a plan that commits has a greater version than any plan it
@@ -263,7 +288,10 @@ class Planner:
             subjects.queue_next_version(reads, time.time_ns() // 1000)
             if named_keys is not None:
                 queue_ticket_reads(reads, subject_id, named_keys)
-            found, version, *rest = scripts.execute(reads)
+            count = len(reads.command_stack)
+            for write in writes:
+                write(reads)
+            found, version, *rest = scripts.execute(reads)[:count]
         first = ticket_reads(named_keys, rest) if named_keys is not None else None
         return subjects.loaded(kind, subject_id, found), int(version), first
 

@@ -77,14 +77,17 @@ def process_event(event: Event, attempt: int = 1) -> dict[str, Any]:
         conn: Redis = job.connection
         worker = process.current()
         rerun = _is_rerun(job)
-        if attempt == 1 and not rerun:
-            history.save_event(conn, event, worker.settings.record_retention_s)
+
+        def record(pipe: Pipeline) -> None:  # sent with the plan's first reads (one round trip)
+            history.save_event(pipe, event, worker.settings.record_retention_s)
+
         if rerun:
             # Its worker died under it: the units it had in hand are finished first, in order.
             for destination, holder in batches.holders(conn):
                 if holder == job.id:
                     _drain(conn, job.id, destination, time.monotonic() + defaults.INLINE_CALLS_BUDGET_S, 1)
-        return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event), rerun)
+        first = record if attempt == 1 and not rerun else None
+        return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event, None, first), rerun)
 
 
 _READ_WHY = {
@@ -335,6 +338,20 @@ def drain_calls(destination: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Held:
+    """Units a drain kept in its job's hands, their calls made (``_drain``'s ``keep``): the next take of
+    the job lets them go (or ``put_down``), with their events' count-down, in its transaction."""
+
+    destination: str
+    units: list[bytes]
+    counted: list[tuple[str, str]]
+
+    def count_down(self, pipe: Pipeline) -> None:
+        for event_id, reason in self.counted:
+            history.unit_finished(pipe, event_id, reason)
+
+
+@dataclass(frozen=True)
 class Drained:
     """What a drain did: units made, units failed for good, units left waiting, and until when the
     destination's gate holds its requests when that is why it stopped (epoch seconds)."""
@@ -346,6 +363,8 @@ class Drained:
     armed: bool | None = None
     """For units left by a take that arms (``gather``): True when it raised the destination's drain flag
     (a drain job is to be queued), False when the flag was up (one is queued); None when not looked at."""
+    kept: Held | None = None
+    """With ``keep``: the units still in the job's hands, their calls made."""
 
 
 def _drain(
@@ -356,13 +375,20 @@ def _drain(
     max_units: int,
     drain_span: tracing.Span = tracing.OFF,
     gather: bool = False,
+    held: Held | None = None,
+    keep: bool = False,
 ) -> Drained:
     """Take waiting units of ``destination`` one at a time into job ``job_id``'s in-flight list and make
     their calls, until none waits, ``max_units`` are made, ``deadline`` passes or the destination's gate
     holds its requests (the job's own in-flight unit, left by an earlier run of it, comes first). With
     ``gather``, a bulk API's units are left waiting until a whole batch waits, while ``BULK_BEHIND_EVENTS``
     events are queued. Each unit's calls continue its event's trace; a drain job's ``drain_span`` and
-    they link to each other."""
+    they link to each other.
+
+    ``held``: units of another destination the job kept in hand (an earlier drain's ``keep``), let go by
+    this drain's first take, in its transaction (one round trip less than a put-down of their own). With
+    ``keep``, the units in hand when the drain stops are kept (``Drained.kept``, ``left`` as the last take
+    counted) for the caller to let go."""
     guard = process.current().guards.get(destination)
     # An API that takes calls in bulk gets the waiting units in batches, their calls merged.
     count = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
@@ -378,6 +404,11 @@ def _drain(
         for event_id, reason in counted:
             history.unit_finished(pipe, event_id, reason)
 
+    def let_go(pipe: Pipeline) -> None:
+        assert held is not None
+        held.count_down(pipe)
+        batches.let_go(pipe, held.destination, job_id)
+
     units = failed = left = 0
     held_until = None
     armed = None
@@ -386,23 +417,41 @@ def _drain(
         if hold is not None:
             held_until = hold.until
         if hold is not None or process.STOPPING.is_set() or units >= max_units or time.monotonic() > deadline:
+            if in_hand and keep:
+                return Drained(
+                    units,
+                    failed,
+                    left,
+                    held_until if left else None,
+                    armed,
+                    kept=Held(destination, in_hand, counted),
+                )
+            if held is not None:
+                batches.put_down(conn, held.destination, job_id, held.units, held.count_down)
             if in_hand:
                 left = batches.put_down(conn, destination, job_id, in_hand, count_down)
             else:
                 left = int(conn.llen(keys.WAITING_KEY.format(destination=destination)))
             break
+        with_it: batches.Writes | None
+        if held is not None:
+            finished, with_it = held.units, let_go  # another destination's, let go by this take
+        else:
+            finished, with_it = in_hand, count_down if counted else None  # nothing to count: no transaction
         taken = batches.take(
             conn,
             destination,
             job_id,
-            in_hand,
+            finished,
             min(count, max_units - units),
-            count_down if counted else None,  # nothing to count: the take alone, no transaction
+            with_it,
             at_least,
             while_queued,
             arm=gather,
         )
+        held = None
         counted = []
+        left = taken.waiting
         if not taken.units:
             left = taken.waiting
             armed = taken.armed if gather and left else None
@@ -498,21 +547,27 @@ def _make_now(conn: Redis, job_id: str, destinations: list[str]) -> None:
     worker = process.current()
     deadline = time.monotonic() + defaults.INLINE_CALLS_BUDGET_S
     later = []
+    # The units of one destination stay in hand until the next destination's take lets them go.
+    held: Held | None = None
     for destination in destinations:
         guard = worker.guards.get(destination)
         if guard is not None and not guard.free_now():
             later.append(destination)
             continue
         units = defaults.BULK_UNITS_MAX if bulk_kinds(destination) else 1
-        drained = _drain(conn, job_id, destination, deadline, units, gather=True)
+        drained = _drain(conn, job_id, destination, deadline, units, gather=True, held=held, keep=True)
+        held = drained.kept
         if drained.held_until is not None:
             job_queues.arm(conn, [destination], worker.settings, at=drained.held_until)
         elif drained.armed:  # the take raised the flag for the units it left waiting
             job_queues.queue_drains(conn, [destination], worker.settings)
         elif drained.left and drained.armed is None:
             later.append(destination)
+    # The last destination's units are put down; units that came after its take get a drain job.
+    if held is not None and batches.put_down(conn, held.destination, job_id, held.units, held.count_down):
+        later.append(held.destination)
     if later:
-        job_queues.arm(conn, later, worker.settings)
+        job_queues.arm(conn, sorted(set(later)), worker.settings)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,12 @@ def take(
     return Taken(units, int(waiting), bool(armed))
 
 
+def let_go(pipe: Pipeline, destination: str, job_id: str) -> None:
+    """Say, in the caller's transaction, that job ``job_id`` holds no unit of ``destination`` any more (its
+    units leave the in-flight list with the same transaction: a take's ``finished``)."""
+    pipe.srem(keys.IN_FLIGHT_JOBS_KEY, f"{destination}|{job_id}")
+
+
 def put_down(
     conn: Redis, destination: str, job_id: str, finished: Sequence[bytes], with_it: Writes | None = None
 ) -> int:

@@ -227,33 +227,37 @@ def search_terms(event: Event) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
-def save_event(conn: Redis, event: Event, retention_s: int, status: EventStatus = "received") -> None:
+def save_event(
+    conn: Redis | Pipeline, event: Event, retention_s: int, status: EventStatus = "received"
+) -> None:
     """Store the event, index it for search, count it in this minute and add it to the received log
-    (one script: one command to send, where its writes would be seventeen).
+    (one script: one command to send, where its writes would be seventeen). On a pipeline, the script is
+    queued: ``bridge.stores.scripts.execute`` sends it.
 
     The trace it is taken in is kept with it (the first one: a replay's trace links to it).
     """
     now = time.time()
-    _SAVE_EVENT(
-        conn,
-        [
-            keys.EVENT_KEY.format(event_id=event["id"]),
-            keys.MINUTE_KEY.format(minute=int(now // 60)),
-            keys.RECEIVED_LOG_KEY,
-            *(keys.FIND_KEY.format(term=term) for term in search_terms(event)),
-        ],
-        [
-            orjson.dumps(event),
-            status,
-            repr(now),
-            TRACE_FIELD,
-            tracing.traceparent() or "",
-            retention_s,
-            event["id"],
-            defaults.MINUTE_TTL_S,
-            defaults.RECEIVED_LOG_MAX - 1,
-        ],
-    )
+    script_keys = [
+        keys.EVENT_KEY.format(event_id=event["id"]),
+        keys.MINUTE_KEY.format(minute=int(now // 60)),
+        keys.RECEIVED_LOG_KEY,
+        *(keys.FIND_KEY.format(term=term) for term in search_terms(event)),
+    ]
+    args: list[scripts.Arg] = [
+        orjson.dumps(event),
+        status,
+        repr(now),
+        TRACE_FIELD,
+        tracing.traceparent() or "",
+        retention_s,
+        event["id"],
+        defaults.MINUTE_TTL_S,
+        defaults.RECEIVED_LOG_MAX - 1,
+    ]
+    if isinstance(conn, Pipeline):
+        _SAVE_EVENT.queue(conn, script_keys, args)
+    else:
+        _SAVE_EVENT(conn, script_keys, args)
 
 
 def set_event_status(

@@ -251,3 +251,42 @@ def test_units_returned_from_a_dead_job_wait_in_the_order_they_were_taken(conn: 
         "event-RO-3",
         "event-RO-4",
     ]
+
+
+def _link_actions(ticket: str, event_id: str) -> list[dict[str, Any]]:
+    action = PlannedAction(
+        kind="zendesk.jira_link.create",
+        destination="zendesk",
+        target=f"zendesk:{ticket}",
+        params={"ticket_id": ticket, "issue_key": f"LK-{ticket}", "issue_id": f"90{ticket}"},
+        rule="test",
+        event_id=event_id,
+        sequence=1,
+        subject=f"zendesk:ticket:{ticket}",
+    )
+    return [action.to_dict()]
+
+
+def test_an_event_job_lets_go_of_each_destination_s_units_and_counts_its_event_done(
+    conn: redis.Redis, sandbox: RunningSandbox
+) -> None:
+    # An event job keeps one destination's unit in hand until its take of the next lets it go (one round
+    # trip for both): at the end it holds nothing, and the event is counted done for both destinations.
+    event_id = "event-two-destinations"
+    conn.hset(keys.EVENT_KEY.format(event_id=event_id), mapping={"status": "planned", "pending": 2})
+    with conn.pipeline() as pipe:
+        batches.add(pipe, event_id, "jira", _unit_actions("TWO-1", event_id))
+        batches.add(pipe, event_id, "zendesk", _link_actions("4401", event_id))
+        pipe.execute()
+
+    jobs._make_now(conn, "job-two", ["jira", "zendesk"])
+
+    assert batches.holders(conn) == []
+    assert conn.llen(keys.IN_FLIGHT_KEY.format(job_id="job-two")) == 0
+    assert batches.waiting(conn) == dict.fromkeys(batches.waiting(conn), 0)
+    record = conn.hgetall(keys.EVENT_KEY.format(event_id=event_id))
+    assert (record[b"status"], record[b"pending"]) == (b"done", b"0")
+    with SandboxControl(sandbox.url) as control:
+        state = control.state()
+    assert [link["ticket_id"] for link in state["zendesk"]["links"]] == ["4401"]
+    assert [link["globalId"] for link in state["jira"]["remote_links"]["TWO-1"]] == ["system=zd&id=TWO-1"]
