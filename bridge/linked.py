@@ -30,7 +30,7 @@ from bridge.errors import (
 )
 from bridge.event import Event
 from bridge.rules.model import Linked
-from bridge.stores import issue_ids, links, subjects
+from bridge.stores import issue_ids, links, scripts, subjects
 from bridge.upstreams.jira.client import JiraClient
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ class Changes:
     current_key: tuple[str, str] | None = None
     """(issue id, its current key)."""
     cascades: set[tuple[str, str]] = field(default_factory=set)
+    version: int | None = None
+    """A plan version taken after the view's own WATCHes, when it made any (the plan's then: see
+    ``Planner._read_first``)."""
 
     def apply(self, pipe: Pipeline, ttl_s: int) -> None:
         """Write the changes in the planner's transaction."""
@@ -88,7 +91,7 @@ def ticket_view(
     }
     before = set(stored.links) if stored else set()
     related = sorted(set(resolved.values()) | naming | before | set(indexed))
-    issues, known_keys = _issue_states(planner, pipe, related)
+    issues, known_keys, version = _issue_states(planner, pipe, related)
     by_key = {issue_id: key for key, issue_id in {**known_before, **resolved}.items()}
     entries: list[dict[str, Any]] = []  # id, key, by_ticket, by_issue, linked, wanted
     for issue_id in related:
@@ -115,6 +118,7 @@ def ticket_view(
     changes = Changes(
         names=[(ordering.ISSUE, named - old_named, old_named - named, ticket_id)],
         key_names=(set(new.named_keys) - old_keys, old_keys - set(new.named_keys), ticket_id),
+        version=version,
     )
     referenced = stored.state.get("jira_issue_keys") if stored else None
     linked = Linked(
@@ -145,10 +149,17 @@ def issue_view(
     names_before = set(before.get("zendesk_ticket_ids") or [])
     naming = subjects.named_by(pipe, ordering.ISSUE, issue_id)  # watched with the issue (watch_subject)
     waiting: set[str] = set()
+    version = None
+    with planner.conn.pipeline(transaction=False) as reads:
+        if key:
+            subjects.watch(pipe, subjects.named_key_key(str(key)))
+            reads.smembers(subjects.named_key_key(str(key)))
+            subjects.queue_next_version(reads, time.time_ns() // 1000)  # after this view's last WATCH
+        reads.hkeys(links.issue_key(issue_id))
+        *replies, indexed_reply = scripts.execute(reads)
     if key:
-        subjects.watch(pipe, subjects.named_key_key(str(key)))
-        waiting = subjects.tickets_naming_key(pipe, str(key))
-    indexed = set(links.tickets_of(planner.conn, issue_id))
+        waiting, version = {text(member) for member in replies[0]}, int(replies[1])
+    indexed = set(links.tickets_of_reply(indexed_reply))
     everyone = names_now | names_before | naming | indexed | waiting
     cascades: set[str] = set(names_now ^ names_before)
     if stored is None and not deleted:
@@ -166,6 +177,7 @@ def issue_view(
         names=[(ordering.TICKET, named - was_named, was_named - named, issue_id)],
         current_key=(issue_id, str(key)) if key and not deleted else None,
         cascades={(ordering.TICKET, ticket_id) for ticket_id in cascades},
+        version=version,
     )
     entries: list[dict[str, Any]] = [
         {
@@ -290,20 +302,22 @@ def _ticket_reads(planner: Planner, ticket_id: str, keys: list[str]) -> TicketRe
 
 def _issue_states(
     planner: Planner, pipe: Pipeline, issue_ids_: list[str]
-) -> tuple[dict[str, subjects.Stored], dict[str, str | None]]:
-    """WATCH the states of the issues on the other side of a ticket's links, then read them and their
-    current keys in one round trip (on the planner's connection: the WATCH guards them from then on)."""
+) -> tuple[dict[str, subjects.Stored], dict[str, str | None], int | None]:
+    """WATCH the states of the issues on the other side of a ticket's links, then read them, their current
+    keys and a plan version taken after this WATCH in one round trip (on the planner's connection: the
+    WATCH guards them from then on). No issue, no WATCH: no version (None)."""
     if not issue_ids_:
-        return {}, {}
+        return {}, {}, None
     subjects.watch(pipe, *(subjects.subject_key(ordering.ISSUE, issue_id) for issue_id in issue_ids_))
     with planner.conn.pipeline(transaction=False) as reads:
         for issue_id in issue_ids_:
             reads.hgetall(subjects.subject_key(ordering.ISSUE, issue_id))
         reads.mget(issue_ids.current_key_keys(issue_ids_))
-        *states, current = reads.execute()
+        subjects.queue_next_version(reads, time.time_ns() // 1000)
+        *states, current, version = scripts.execute(reads)
     found = {}
     for issue_id, reply in zip(issue_ids_, states, strict=True):
         stored = subjects.loaded(ordering.ISSUE, issue_id, reply)
         if stored is not None:
             found[issue_id] = stored
-    return found, issue_ids.by_name(issue_ids_, current)
+    return found, issue_ids.by_name(issue_ids_, current), int(version)

@@ -190,6 +190,7 @@ class Planner:
 
         No source is read, and keys are looked up only among the ids the bridge remembers (with
         ``look_up``, a key it does not know is looked up in Jira: a read, whose id it then remembers).
+        The views it shares with planning take plan versions it leaves unused (the counter only grows).
         """
         candidate = ordering.candidate_of(event)
         if candidate is None:
@@ -280,9 +281,11 @@ class Planner:
         ``writes`` go in the same round trip, after the reads.
 
         On the planner's connection: the WATCH guards what any connection reads from then on. The version
-        is taken now, after the WATCH, so a plan that commits has a greater version than any plan it
-        conflicts with that committed before it (that one's EXEC came before this WATCH, its version
-        before its EXEC); a plan that starts over takes a new one (versions only have to grow)."""
+        is taken after the WATCH, and a view that WATCHes more keys later takes another after its last
+        WATCH (``Changes.version``): so a plan that commits has a greater version than any plan it
+        conflicts with that committed before it (that one's EXEC came before the WATCH that would have
+        seen it, its version before its EXEC). A plan that starts over takes new ones (versions only
+        have to grow)."""
         with self.conn.pipeline(transaction=False) as reads:
             subjects.queue_load(reads, kind, subject_id)
             subjects.queue_next_version(reads, time.time_ns() // 1000)
@@ -319,6 +322,8 @@ class Planner:
         else:
             linked, changes = issue_view(self, pipe, view, new, stored)
         actions = self.rules.plan(view, self.settings, linked)
+        if changes.version is not None:  # the view WATCHed more after the first reads: a version since
+            version = changes.version
         return self._write(pipe, view, actions, changes, new, override, version)
 
     def _plan_stateless(self, event: Event, override: Override | None = None) -> Plan:

@@ -45,7 +45,17 @@ def of_ticket_reply(found: Mapping[bytes | str, bytes | str]) -> dict[str, Index
 
 def tickets_of(conn: Redis | Pipeline, issue_id: str) -> list[str]:
     """Return the tickets the index links to issue ``issue_id``."""
-    return sorted(text(ticket) for ticket in conn.hkeys(ISSUE_LINKS_KEY.format(issue_id=issue_id)))
+    return tickets_of_reply(conn.hkeys(issue_key(issue_id)))
+
+
+def issue_key(issue_id: str) -> str:
+    """The Redis hash ``tickets_of`` reads (for a caller's own ``HKEYS`` among other reads)."""
+    return ISSUE_LINKS_KEY.format(issue_id=issue_id)
+
+
+def tickets_of_reply(found: list[bytes | str]) -> list[str]:
+    """``tickets_of`` from the reply of an ``HKEYS`` of ``issue_key(issue_id)``."""
+    return sorted(text(ticket) for ticket in found)
 
 
 def get(conn: Redis, ticket_id: str, issue_id: str) -> IndexedLink | None:
