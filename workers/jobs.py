@@ -86,7 +86,10 @@ def process_event(event: Event, attempt: int = 1) -> dict[str, Any]:
             for destination, holder in batches.holders(conn):
                 if holder == job.id:
                     _drain(conn, job.id, destination, time.monotonic() + defaults.INLINE_CALLS_BUDGET_S, 1)
-        first = record if attempt == 1 and not rerun else None
+        # Recorded already by an earlier run: a later attempt, a re-run, or a run again on the same attempt
+        # (``_retry_job``: a wait that costs no attempt, such as the source's gate holding).
+        recorded = attempt > 1 or rerun or "retry_reason" in job.meta
+        first = None if recorded else record
         return _settle_plan(job, event, attempt, lambda: worker.planner(conn).plan(event, None, first), rerun)
 
 
