@@ -68,7 +68,7 @@ def ticket_view(
     view: Event,
     new: subjects.Stored,
     stored: subjects.Stored | None,
-    first: TicketReads | None = None,
+    first: FirstReads | None = None,
 ) -> tuple[Linked, Changes]:
     """Return ``linked`` for a ticket's plan, and fill in what the plan wants linked (``new.links``).
 
@@ -136,9 +136,15 @@ def _linked_key(planner: Planner, ticket_id: str, issue_id: str) -> str | None:
 
 
 def issue_view(
-    planner: Planner, pipe: Pipeline, view: Event, new: subjects.Stored, stored: subjects.Stored | None
+    planner: Planner,
+    pipe: Pipeline,
+    view: Event,
+    new: subjects.Stored,
+    stored: subjects.Stored | None,
+    first: FirstReads | None = None,
 ) -> tuple[Linked, Changes]:
-    """Return ``linked`` for an issue's plan, and the tickets to plan again after it."""
+    """Return ``linked`` for an issue's plan, and the tickets to plan again after it (``first``: the reads
+    made with the issue's state, after the plan's WATCH; else who names it is read now)."""
     issue_id = new.id
     state = new.state
     before = stored.state if stored else {}
@@ -147,7 +153,8 @@ def issue_view(
     field_now = state.get("zendesk_ticket_ids")
     names_now = set(field_now if field_now is not None else before.get("zendesk_ticket_ids") or [])
     names_before = set(before.get("zendesk_ticket_ids") or [])
-    naming = subjects.named_by(pipe, ordering.ISSUE, issue_id)  # watched with the issue (watch_subject)
+    # Watched with the issue (watch_subject).
+    naming = first.naming if first is not None else subjects.named_by(pipe, ordering.ISSUE, issue_id)
     waiting: set[str] = set()
     version = None
     with planner.conn.pipeline(transaction=False) as reads:
@@ -258,46 +265,52 @@ def _ask_jira(planner: Planner, key: str) -> str:
 
 
 @dataclass(frozen=True)
-class TicketReads:
-    """What a ticket's plan starts from besides its state: the ids remembered for ``keys``, who names the
-    ticket (``naming``: issue ids), and the index's links of it (``indexed``, by issue id)."""
+class FirstReads:
+    """What a plan starts from besides its subject's state, read with it (``queue_first_reads``): who names
+    the subject (``naming``: issue ids for a ticket, ticket ids for an issue) and, for a ticket, the ids
+    remembered for ``keys`` and the index's links of it (``indexed``, by issue id)."""
 
-    keys: frozenset[str]
-    remembered: dict[str, str | None]
     naming: set[str]
-    indexed: dict[str, links.IndexedLink]
+    keys: frozenset[str] = frozenset()
+    remembered: dict[str, str | None] = field(default_factory=dict)
+    indexed: dict[str, links.IndexedLink] = field(default_factory=dict)
 
 
-def queue_ticket_reads(reads: Pipeline, ticket_id: str, keys: list[str]) -> None:
-    """Queue the reads of ``TicketReads`` on ``reads`` (two or three commands: ``ticket_reads`` parses
-    their replies). The planner sends them with its load of the ticket's state, after its WATCH."""
-    if keys:
+def queue_first_reads(reads: Pipeline, kind: str, subject_id: str, keys: list[str]) -> None:
+    """Queue the reads of ``FirstReads`` on ``reads`` (one to three commands: ``first_reads`` parses their
+    replies; ``keys`` are a ticket's). The planner sends them with its load of the subject's state, after
+    its WATCH."""
+    if kind == ordering.TICKET and keys:
         reads.mget(issue_ids.id_keys(keys))
-    reads.smembers(subjects.named_by_key(ordering.TICKET, ticket_id))
-    reads.hgetall(links.ticket_key(ticket_id))
+    reads.smembers(subjects.named_by_key(kind, subject_id))
+    if kind == ordering.TICKET:
+        reads.hgetall(links.ticket_key(subject_id))
 
 
-def ticket_reads(keys: list[str], replies: list[Any]) -> TicketReads:
-    """``TicketReads`` from the replies of ``queue_ticket_reads(reads, ticket_id, keys)``, in its order."""
+def first_reads(kind: str, keys: list[str], replies: list[Any]) -> FirstReads:
+    """``FirstReads`` from the replies of ``queue_first_reads(reads, kind, subject_id, keys)``, in order."""
+    if kind != ordering.TICKET:
+        (naming_reply,) = replies
+        return FirstReads({text(member) for member in naming_reply})
     remembered = issue_ids.by_name(keys, replies[0]) if keys else {}
     naming_reply, indexed_reply = replies[-2:]
-    return TicketReads(
+    return FirstReads(
+        {text(member) for member in naming_reply},
         frozenset(keys),
         remembered,
-        {text(member) for member in naming_reply},
         links.of_ticket_reply(indexed_reply),
     )
 
 
-def _ticket_reads(planner: Planner, ticket_id: str, keys: list[str]) -> TicketReads:
-    """Read ``TicketReads`` in one round trip.
+def _ticket_reads(planner: Planner, ticket_id: str, keys: list[str]) -> FirstReads:
+    """Read a ticket's ``FirstReads`` in one round trip.
 
     On the planner's connection, not its pipeline: the pipeline has WATCHed the ticket and who names it
     (``watch_subject``), and a change by anyone after that aborts the plan whichever connection read it.
     """
     with planner.conn.pipeline(transaction=False) as reads:
-        queue_ticket_reads(reads, ticket_id, keys)
-        return ticket_reads(keys, reads.execute())
+        queue_first_reads(reads, ordering.TICKET, ticket_id, keys)
+        return first_reads(ordering.TICKET, keys, reads.execute())
 
 
 def _issue_states(

@@ -33,7 +33,7 @@ from redis.exceptions import WatchError
 from bridge import defaults, job_queues, keys, ordering, tracing
 from bridge.errors import DestinationHeld, NotConfigured, RetryableUpstreamError, RetryLater
 from bridge.event import Event, new_event_id
-from bridge.linked import Changes, TicketReads, issue_view, queue_ticket_reads, ticket_reads, ticket_view
+from bridge.linked import Changes, FirstReads, first_reads, issue_view, queue_first_reads, ticket_view
 from bridge.rules.model import Linked, PlannedAction
 from bridge.rules.ruleset import RuleSet
 from bridge.settings import Settings
@@ -152,7 +152,7 @@ class Planner:
             try:
                 with self.conn.pipeline() as pipe:
                     subjects.watch_subject(pipe, kind, subject_id)
-                    stored, version, _ = self._read_first(kind, subject_id)
+                    stored, version, first = self._read_first(kind, subject_id)
                     if stored is None:
                         pipe.reset()
                         return self.plan(self._from_source(kind, subject_id, None, reason), override)
@@ -160,7 +160,9 @@ class Planner:
                     history.save_event(self.conn, event, self.settings.record_retention_s)
                     candidate = ordering.candidate_of(event)
                     assert candidate is not None
-                    return self._commit(pipe, event, candidate, stored, stored.state, version, override)
+                    return self._commit(
+                        pipe, event, candidate, stored, stored.state, version, override, first
+                    )
             except WatchError:
                 continue
         raise RetryLater(1.0, f"{kind} {subject_id} kept changing while it was planned", counts=False)
@@ -275,10 +277,10 @@ class Planner:
         subject_id: str,
         named_keys: list[str] | None = None,
         writes: Sequence[Writes] = (),
-    ) -> tuple[subjects.Stored | None, int, TicketReads | None]:
+    ) -> tuple[subjects.Stored | None, int, FirstReads]:
         """Read what a plan starts from in one round trip, once its WATCH is in place: the subject's stored
-        state, the plan's version and, for a ticket whose event names ``named_keys``, its ``TicketReads``;
-        ``writes`` go in the same round trip, after the reads.
+        state, the plan's version and its ``FirstReads`` (for a ticket, with the ids of the keys its event
+        names, ``named_keys``); ``writes`` go in the same round trip, after the reads.
 
         On the planner's connection: the WATCH guards what any connection reads from then on. The version
         is taken after the WATCH, and a view that WATCHes more keys later takes another after its last
@@ -289,13 +291,12 @@ class Planner:
         with self.conn.pipeline(transaction=False) as reads:
             subjects.queue_load(reads, kind, subject_id)
             subjects.queue_next_version(reads, time.time_ns() // 1000)
-            if named_keys is not None:
-                queue_ticket_reads(reads, subject_id, named_keys)
+            queue_first_reads(reads, kind, subject_id, named_keys or [])
             count = len(reads.command_stack)
             for write in writes:
                 write(reads)
             found, version, *rest = scripts.execute(reads)[:count]
-        first = ticket_reads(named_keys, rest) if named_keys is not None else None
+        first = first_reads(kind, named_keys or [], rest)
         return subjects.loaded(kind, subject_id, found), int(version), first
 
     def _commit(
@@ -307,7 +308,7 @@ class Planner:
         merged: dict[str, object],
         version: int,
         override: Override | None = None,
-        first: TicketReads | None = None,
+        first: FirstReads | None = None,
     ) -> Plan:
         kind = candidate.kind
         view = ordering.rules_event(event, kind, merged)
@@ -320,7 +321,7 @@ class Planner:
         if kind == ordering.TICKET:
             linked, changes = ticket_view(self, pipe, view, new, stored, first)
         else:
-            linked, changes = issue_view(self, pipe, view, new, stored)
+            linked, changes = issue_view(self, pipe, view, new, stored, first)
         actions = self.rules.plan(view, self.settings, linked)
         if changes.version is not None:  # the view WATCHed more after the first reads: a version since
             version = changes.version
