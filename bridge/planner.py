@@ -284,10 +284,16 @@ class Planner:
 
         On the planner's connection: the WATCH guards what any connection reads from then on. The version
         is taken after the WATCH, and a view that WATCHes more keys later takes another after its last
-        WATCH (``Changes.version``): so a plan that commits has a greater version than any plan it
-        conflicts with that committed before it (that one's EXEC came before the WATCH that would have
-        seen it, its version before its EXEC). A plan that starts over takes new ones (versions only
-        have to grow)."""
+        WATCH (``Changes.version``): so a plan that commits has a greater version than any plan that wrote
+        a key it watches and committed before it (that EXEC came before the WATCH that would have seen
+        it, and the version before the EXEC). Two plans of which one only *read* what the other writes
+        are ordered by when they took their versions, not by their EXECs: when the writer takes its
+        version before the reader takes its own and commits after the reader (while the writer's rules
+        run), the reader's calls carry the greater version though they saw the older state. (Taking the
+        version just before MULTI narrowed that window to about one round trip; only a version given
+        inside the transaction would close it.) The default rules have no record that plans of both a
+        ticket and an issue write. A plan that starts over takes new versions (versions only have to
+        grow)."""
         with self.conn.pipeline(transaction=False) as reads:
             subjects.queue_load(reads, kind, subject_id)
             subjects.queue_next_version(reads, time.time_ns() // 1000)
