@@ -294,15 +294,16 @@ class Planner:
         inside the transaction would close it.) The default rules have no record that plans of both a
         ticket and an issue write. A plan that starts over takes new versions (versions only have to
         grow)."""
+        keys = named_keys or []
         with self.conn.pipeline(transaction=False) as reads:
             subjects.queue_load(reads, kind, subject_id)
             subjects.queue_next_version(reads, time.time_ns() // 1000)
-            queue_first_reads(reads, kind, subject_id, named_keys or [])
+            queue_first_reads(reads, kind, subject_id, keys)
             count = len(reads.command_stack)
             for write in writes:
                 write(reads)
             found, version, *rest = scripts.execute(reads)[:count]
-        first = first_reads(kind, named_keys or [], rest)
+        first = first_reads(kind, keys, rest)
         return subjects.loaded(kind, subject_id, found), int(version), first
 
     def _commit(

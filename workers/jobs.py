@@ -456,7 +456,6 @@ def _drain(
         counted = []
         left = taken.waiting
         if not taken.units:
-            left = taken.waiting
             armed = taken.armed if gather and left else None
             break
         batch = [orjson.loads(raw) for raw in taken.units]
