@@ -14,9 +14,10 @@ For each call, in this order:
    this very call began, so that it looks before it creates; each request passes the gate again and takes
    a slot of the rate limit), then record the key and move the record's version forward, and release the
    claim, in one step.
-Steps 2-4 are one Lua script and so is the end of the claim (``stores/idempotency.py``), sent with the
-operators' record of the call (``stores/history.py``) and the action's own records (``Call.then``: the
-Zendesk link index): two Redis round trips per call.
+Steps 2-4 are one Lua script, sent with the reads the action's function will make of the bridge's own
+records (``Action.read_ahead``: the Zendesk link index); the end of the claim is one too
+(``stores/idempotency.py``), sent with the operators' record of the call (``stores/history.py``) and the
+action's own records (``Call.then``: the Zendesk link index): two Redis round trips per call.
 Retryable failures raise ``RetryLater`` (with the upstream's ``Retry-After`` or a jittered exponential
 backoff); permanent ones raise ``CallFailed``, both decided by the error's type. A library function: the
 RQ jobs (``workers/jobs.py``) decide what to do with them.
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import orjson
@@ -230,7 +232,15 @@ class Executor:
             self._finish(action, record, "pending")
             raise RetryLater(max(0.0, hold.until - time.time()), hold.reason, True, counts=False)
         claim = Claim.of(key, action.target, action.object or action.target)
-        started = self._marks.begin(claim, self.settings.worker_lease_s)
+        read_ahead, read = actions()[action.kind].read_ahead, None
+        if read_ahead is None:
+            started = self._marks.begin(claim, self.settings.worker_lease_s)
+        else:
+            params = action.params
+            started, replies = self._marks.begin_and_read(
+                claim, self.settings.worker_lease_s, lambda pipe: read_ahead(pipe, params)
+            )
+            read = tuple(replies)
         if started.state == "duplicate":
             return self._finish(action, record, "skipped-duplicate")
         if started.state == "busy":
@@ -242,7 +252,7 @@ class Executor:
                 # An operator's override looks upstream before it creates, as after a lost answer: the
                 # bridge's own records say "made", which is what the operator doubts.
                 again = started.again or action.override is not None
-                return self._perform_claimed(action, record, claim, started.applied, again)
+                return self._perform_claimed(action, record, claim, started.applied, again, read)
         finally:
             if not claim.released:  # an unexpected error (or the job's timeout) ended the call
                 self._end_claim(claim)
@@ -258,12 +268,13 @@ class Executor:
         claim: Claim,
         applied: int | None,
         again: bool,
+        read: tuple[Any, ...] | None = None,
     ) -> history.CallRecord:
         if applied is not None and applied > action.version:
             record["error"] = f"superseded: a newer plan ({applied}) already wrote {action.object}"
             return self._finish(action, record, "skipped-stale", claim)
         started = time.perf_counter()
-        call = Call(action.idempotency_key, action.version, again)
+        call = Call(action.idempotency_key, action.version, again, read)
         try:
             result = actions()[action.kind].perform(self.clients, self.conn, action.params, call)
         except DestinationHeld as held:  # not sent: the destination's gate holds its requests

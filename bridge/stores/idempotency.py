@@ -12,9 +12,9 @@ claims it holds (``renew``) so that a claim outlives no dead worker by more than
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from redis import Redis
 from redis.client import Pipeline
@@ -103,6 +103,18 @@ class CallMarks:
         attempt of this call, or of an older plan's, whose answer may be lost)."""
         state, applied, again = _BEGIN(self._conn, _keys(claim), self._begin_args(claim, claim_ttl_s))
         return _started(state, applied, again)
+
+    def begin_and_read(
+        self, claim: Claim, claim_ttl_s: float, reads: Callable[[Pipeline], object]
+    ) -> tuple[Started, list[Any]]:
+        """``begin``, and the reads that ``reads`` queues on a pipeline, sent after the script in its round
+        trip; return how the call began and the reads' replies (read once the claim was taken, when it
+        was)."""
+        with self._conn.pipeline(transaction=False) as pipe:
+            _BEGIN.queue(pipe, _keys(claim), self._begin_args(claim, claim_ttl_s))
+            reads(pipe)
+            begun, *replies = scripts.execute(pipe)
+        return _started(*begun), replies
 
     def begin_many(self, claims: list[Claim], claim_ttl_s: float) -> list[Started]:
         """``begin`` each call of a bulk request, in order, in one round trip (each its own script)."""

@@ -60,7 +60,12 @@ def tickets_of_reply(found: list[bytes | str]) -> list[str]:
 
 def get(conn: Redis, ticket_id: str, issue_id: str) -> IndexedLink | None:
     """Return the indexed link of ``ticket_id`` ↔ ``issue_id``, or None."""
-    found = conn.hget(TICKET_LINKS_KEY.format(ticket_id=ticket_id), issue_id)
+    return get_reply(conn.hget(ticket_key(ticket_id), issue_id))
+
+
+def get_reply(found: bytes | str | None) -> IndexedLink | None:
+    """``get`` from the reply of an ``HGET`` of ``ticket_key(ticket_id)``, ``issue_id`` (for a caller's own
+    ``HGET`` among other commands)."""
     return _parse(found) if found is not None else None
 
 

@@ -62,11 +62,19 @@ class Call:
     again: bool = False
     """A call on the same record began before and never finished (its answer may be lost, the record may
     hold its effect): look before creating."""
+    read: tuple[Any, ...] | None = None
+    """The replies of the action's ``read_ahead``, read in the round trip that claimed the call; None when
+    the action has none."""
     then: list[Callable[[Pipeline], object]] = field(default_factory=list, compare=False)
     """Writes of the bridge's own records that the call's effect makes true (a link in the index), queued by
     the action's function as it returns: the executor sends them in the round trip that ends the call,
     before the call is marked done."""
 
+
+ReadAhead = Callable[["Pipeline", dict[str, Any]], object]
+"""Queue on a pipeline the reads of the bridge's own records that an action's function will make for
+``params``: ``(pipe, params)``. The executor sends them with the call's claim, after it, and the function
+finds their replies in ``Call.read`` (a round trip fewer per call)."""
 
 Perform = Callable[["Clients", "Redis", dict[str, Any], Call], Result]
 """Make one planned action's upstream call(s): ``(clients, redis, params, call) → result``."""
@@ -97,6 +105,8 @@ class Action:
     perform_many: PerformMany | None = None
     """For an API that takes many such calls in one request (Jira Software's bulk submit): the drain jobs
     merge waiting calls of different records into one request (``bridge.executor.Executor.perform_many``)."""
+    read_ahead: ReadAhead | None = None
+    """The reads ``perform`` makes of the bridge's own records, sent with the call's claim (``Call.read``)."""
 
 
 def delete(call: Callable[[], object]) -> Result:

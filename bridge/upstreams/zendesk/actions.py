@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from bridge.errors import UpstreamInvalid, UpstreamNotFound
 from bridge.rules.params import ID, STR, ActionSpec
@@ -64,11 +65,25 @@ def _issue_id(clients: Clients, conn: Redis, params: dict[str, Any]) -> str:
     return issue.id
 
 
+def _read_index(pipe: Pipeline, params: dict[str, Any]) -> None:
+    """Read the index's link of the ticket and issue with the call's claim (``Action.read_ahead``), when
+    the plan names the issue by id."""
+    if params.get("issue_id"):
+        pipe.hget(links.ticket_key(str(params["ticket_id"])), str(params["issue_id"]))
+
+
+def _indexed(conn: Redis, call: Call, ticket_id: str, issue_id: str) -> links.IndexedLink | None:
+    """The index's link of the ticket and issue: as read with the claim (``_read_index``), or read now."""
+    if call.read:
+        return links.get_reply(call.read[0])
+    return links.get(conn, ticket_id, issue_id)
+
+
 def link_create(clients: Clients, conn: Redis, params: dict[str, Any], call: Call) -> Result:
     zendesk = clients.need("zendesk", ZendeskClient, VARIABLES)
     ticket_id, issue_key = str(params["ticket_id"]), params["issue_key"]
     issue_id = _issue_id(clients, conn, params)
-    indexed = links.get(conn, ticket_id, issue_id)
+    indexed = _indexed(conn, call, ticket_id, issue_id)
     if indexed is not None and indexed.issue_key == issue_key and not call.again:
         return {"id": indexed.link_id, "created": False, "reason": "in the bridge's link index"}
     found = find_link(zendesk, ticket_id, issue_id) if call.again else None
@@ -110,7 +125,7 @@ def link_delete(clients: Clients, conn: Redis, params: dict[str, Any], call: Cal
         issue_id = _issue_id(clients, conn, params)
     except UpstreamNotFound:
         return {"deleted": [], "reason": f"no issue {params.get('issue_key')}"}
-    indexed = links.get(conn, ticket_id, issue_id)
+    indexed = _indexed(conn, call, ticket_id, issue_id)
     deleted = []
     if indexed is not None and _delete(zendesk, indexed.link_id, call):
         deleted.append(indexed.link_id)
@@ -134,6 +149,7 @@ ACTIONS = (
             object_params=("ticket_id", ("issue_id", "issue_key")),
         ),
         link_create,
+        read_ahead=_read_index,
     ),
     Action(
         ActionSpec(
@@ -146,6 +162,7 @@ ACTIONS = (
             object_params=("ticket_id", ("issue_id", "issue_key")),
         ),
         link_delete,
+        read_ahead=_read_index,
     ),
 )
 """Zendesk's action kinds, each with the function that makes its calls. A rule names the issue by id
