@@ -6,6 +6,7 @@ queues of ``bridge.job_queues``. ``BridgeWorker`` is RQ's non-forking worker wit
   a dead worker's jobs to the living (RQ's own lease for a ``SimpleWorker`` is the job's whole timeout);
 - no exit when Redis goes away: a failover or a restart is waited out, and the job in hand runs again
   once its lease lapses (every call in it is idempotent);
+- a waiting job taken with its hash in one round trip (``dequeue.py``; RQ's takes two);
 - a job's bookkeeping in two round trips, its start and its end (RQ's own worker makes seven: two before
   the job, a heartbeat after it, a watch and a read of dependent jobs, which the bridge never makes, and
   the worker's "idle" state, which the end's transaction writes);
@@ -37,6 +38,7 @@ from bridge import defaults, job_queues, keys, tracing
 from bridge.connections import sync_client
 from bridge.settings import Settings, redact_url
 from workers import keeper, process
+from workers.dequeue import BridgeQueue
 from workers.keeper import Keeper
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
@@ -53,6 +55,9 @@ class BridgeWorker(SimpleWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Set once RQ has checked the queues given (a plain ``Queue`` is one too): RQ dequeues with this
+        # class's ``dequeue_any``, a waiting job and its hash in one round trip (workers/dequeue.py).
+        self.queue_class = BridgeQueue
         self._heartbeat_expires = 0.0  # monotonic time the worker's key lives to, as last sent
         self._suspension_checked = 0.0
         self._in_hand: tuple[Job, Execution] | None = None
@@ -314,12 +319,13 @@ def run(settings: Settings, *, burst: bool = False, concurrency: int = 1, queues
             connection=connection,
             num_workers=concurrency,
             worker_class=BridgeWorker,
+            queue_class=BridgeQueue,
             serializer=JSONSerializer,
         )
         pool.start(burst=burst, logging_level=settings.log_level)
         return True
     worker = BridgeWorker(
-        [Queue(name, connection=connection, serializer=JSONSerializer) for name in names],
+        [BridgeQueue(name, connection=connection, serializer=JSONSerializer) for name in names],
         connection=connection,
         serializer=JSONSerializer,
         # The keeper thread cleans the registries every quarter lease; RQ's own round is a fallback.
