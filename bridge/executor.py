@@ -252,6 +252,9 @@ class Executor:
                 # An operator's override looks upstream before it creates, as after a lost answer: the
                 # bridge's own records say "made", which is what the operator doubts.
                 again = started.again or action.override is not None
+                for reply in read or ():
+                    if isinstance(reply, Exception):  # a read ahead failed: the claim ends (below)
+                        raise reply
                 return self._perform_claimed(action, record, claim, started.applied, again, read)
         finally:
             if not claim.released:  # an unexpected error (or the job's timeout) ended the call

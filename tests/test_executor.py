@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, cast
@@ -10,6 +11,7 @@ import orjson
 import pytest
 import redis
 import redis.connection
+from redis.client import Pipeline
 
 from bridge import keys
 from bridge.errors import CallFailed, RetryLater
@@ -156,6 +158,38 @@ def test_a_call_ends_in_one_round_trip_even_on_a_redis_that_lost_its_scripts(
         assert redis_client.get(claim.idempotency_key) == b"{}"
         assert redis_client.get(f"note-{attempt}") == b"written"
         assert marks.begin(claim, 8).state == "duplicate"
+
+
+def _read_claim(claim: Claim, pipe: Pipeline) -> None:
+    pipe.get(claim.claim_key)
+
+
+def test_reads_sent_with_a_claim_see_it_taken_even_on_a_redis_that_lost_its_scripts(
+    redis_client: redis.Redis,
+) -> None:
+    # The reads go after the claim's script in one round trip. A Redis without the script answers
+    # NOSCRIPT to it and runs the reads anyway, before any claim: they are read again after it.
+    marks = CallMarks(redis_client)
+    for attempt, flush in enumerate((False, True, False), start=1):
+        claim = Claim.of(f"key-read-{attempt}", "zendesk:31", f"zendesk.jira_link:31:{attempt}")
+        if flush:
+            redis_client.script_flush()
+        started, replies = marks.begin_and_read(claim, 8, functools.partial(_read_claim, claim))
+        assert started.state == "claimed"
+        assert replies == [claim.token.encode()]
+        marks.end(claim, 60)
+
+
+def test_a_read_ahead_that_fails_ends_the_claim_it_was_sent_with(
+    executor: Executor, redis_client: redis.Redis
+) -> None:
+    # The index's hash of the ticket is not a hash: its read fails, after the claim was taken.
+    redis_client.set(keys.TICKET_LINKS_KEY.format(ticket_id="32"), "not a hash")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        executor.perform(_link("32", "10032", "EX-32", 1), "job-1", 1)
+    assert redis_client.exists(CLAIM_KEY.format(target="zendesk:32")) == 0
+    redis_client.delete(keys.TICKET_LINKS_KEY.format(ticket_id="32"))
+    assert executor.perform(_link("32", "10032", "EX-32", 1), "job-1", 2)["outcome"] == "done"
 
 
 def _link(ticket: str, issue_id: str, key: str, version: int) -> PlannedAction:

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import Serializer
 from rq.timeouts import BaseDeathPenalty
@@ -55,9 +56,10 @@ class BridgeQueue(Queue):
         are empty, wait as RQ does (``timeout`` s; ``rq.exceptions.DequeueTimeout`` after it, None when
         ``timeout`` is None).
 
-        A job id whose hash is gone is skipped, as RQ skips it; a hash that cannot be read raises with the
-        job's id and queue attached, as RQ's dequeue does. One queue is left to RQ's own dequeue, which
-        moves the job to the queue's intermediate list instead of popping it.
+        A job id whose hash is gone, or holds no job (no ``data``), is skipped, as RQ skips it; a hash that
+        cannot be read otherwise raises with the job's id and queue attached, as RQ's dequeue does. One
+        queue is left to RQ's own dequeue, which moves the job to the queue's intermediate list instead of
+        popping it.
         """
         queues = list(queues)
         if len(queues) > 1:
@@ -65,9 +67,9 @@ class BridgeQueue(Queue):
             prefix = (job_class or Job).redis_job_namespace_prefix
             while found := _POP_AND_READ(connection, list(by_key), [prefix]):
                 queue_key, job_id, flat = as_text(found[0]), as_text(found[1]), found[2]
-                if not flat:  # the job's hash expired or was deleted while it waited
-                    continue
-                return _restored(job_id, flat, by_key[queue_key], job_class, serializer, connection)
+                restored = _restored(job_id, flat, by_key[queue_key], job_class, serializer, connection)
+                if restored is not None:
+                    return restored
         return super().dequeue_any(queues, timeout, connection, job_class, serializer, death_penalty_class)
 
 
@@ -78,11 +80,17 @@ def _restored(
     job_class: type[Job] | None,
     serializer: Serializer | str | None,
     connection: Redis,
-) -> tuple[Job, Queue]:
-    """The job from its hash's ``HGETALL`` reply as the script returned it (names and values in turn)."""
+) -> tuple[Job, Queue] | None:
+    """The job from its hash's ``HGETALL`` reply as the script returned it (names and values in turn), or
+    None when there is no job in it (RQ's ``Job.fetch`` raises ``NoSuchJobError``, which its dequeue
+    skips): the hash expired or was deleted while the job waited, or holds only what a late write left."""
+    if not flat:
+        return None
     job = (job_class or Job)(job_id, connection=connection, serializer=serializer)
     try:
         job.restore(dict(zip(flat[::2], flat[1::2], strict=True)))
+    except NoSuchJobError:
+        return None
     except Exception as error:
         # What RQ attaches for its worker's report of a job it could not read.
         error.job_id = job_id  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from bridge import keys
 from bridge.defaults import BEGUN_TTL_S
@@ -108,12 +109,26 @@ class CallMarks:
         self, claim: Claim, claim_ttl_s: float, reads: Callable[[Pipeline], object]
     ) -> tuple[Started, list[Any]]:
         """``begin``, and the reads that ``reads`` queues on a pipeline, sent after the script in its round
-        trip; return how the call began and the reads' replies (read once the claim was taken, when it
-        was)."""
+        trip; return how the call began and the reads' replies, read after the claim was taken (when it
+        was). A read that failed is its error in its place, for the caller to raise while it holds the
+        claim (and so ends it).
+
+        When Redis has lost its scripts (a restart, a failover: ``NOSCRIPT``), the script did nothing and
+        the reads ran before any claim: the claim is taken again (``begin``) and the reads are sent after
+        it (two round trips, only then).
+        """
+        args = self._begin_args(claim, claim_ttl_s)
         with self._conn.pipeline(transaction=False) as pipe:
-            _BEGIN.queue(pipe, _keys(claim), self._begin_args(claim, claim_ttl_s))
+            _BEGIN.queue(pipe, _keys(claim), args)
             reads(pipe)
-            begun, *replies = scripts.execute(pipe)
+            begun, *replies = pipe.execute(raise_on_error=False)
+        if isinstance(begun, NoScriptError):
+            started = self.begin(claim, claim_ttl_s)
+            with self._conn.pipeline(transaction=False) as pipe:
+                reads(pipe)
+                return started, pipe.execute(raise_on_error=False)
+        if isinstance(begun, Exception):
+            raise begun
         return _started(*begun), replies
 
     def begin_many(self, claims: list[Claim], claim_ttl_s: float) -> list[Started]:
