@@ -34,7 +34,7 @@ from bridge.stores import issue_ids, links, scripts, subjects
 from bridge.upstreams.jira.client import JiraClient
 
 if TYPE_CHECKING:
-    from bridge.planner import Planner
+    from bridge.planner import Planner, Writes
 
 
 @dataclass
@@ -82,7 +82,9 @@ def ticket_view(
     if first is None or not first.keys.issuperset(wanted):
         first = _ticket_reads(planner, ticket_id, wanted)
     remembered, naming, indexed = first.remembered, first.naming, first.indexed
-    resolved, unresolved = resolve(planner, keys, remembered)
+    # The ids Jira answers are remembered with the issues' reads below (a round trip fewer).
+    learned: list[Writes] = []
+    resolved, unresolved = resolve(planner, keys, remembered, learned)
     live = not state.get("deleted")
     named = set(resolved.values()) if live else set()
     # The keys it named before name the issues it may have to unlink (remembered: no lookup upstream).
@@ -91,7 +93,7 @@ def ticket_view(
     }
     before = set(stored.links) if stored else set()
     related = sorted(set(resolved.values()) | naming | before | set(indexed))
-    issues, known_keys, version = _issue_states(planner, pipe, related)
+    issues, known_keys, version = _issue_states(planner, pipe, related, learned)
     by_key = {issue_id: key for key, issue_id in {**known_before, **resolved}.items()}
     entries: list[dict[str, Any]] = []  # id, key, by_ticket, by_issue, linked, wanted
     for issue_id in related:
@@ -220,30 +222,52 @@ def event_only(event: Event) -> Linked:
 
 
 def resolve(
-    planner: Planner, keys: list[str], remembered: dict[str, str | None] | None = None
+    planner: Planner,
+    keys: list[str],
+    remembered: dict[str, str | None] | None = None,
+    learned: list[Writes] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """Return ``{key: issue id}`` for the keys that name an issue, and the keys that name none.
 
     Remembered ids answer (``remembered``: read already by the caller); an unknown key costs one
-    ``GET /rest/api/2/issue/{key}`` (which also finds a moved issue by its old key). Without Jira
-    configured no key can be resolved.
+    ``GET /rest/api/2/issue/{key}`` (which also finds a moved issue by its old key), and its answer is
+    remembered: in a round trip of its own, or, with ``learned``, by writes appended to it for the caller
+    to send in its next round trip (sent here when a later key's lookup fails). Without Jira configured no
+    key can be resolved.
     """
     if remembered is None:
         remembered = issue_ids.ids(planner.conn, keys)
     resolved: dict[str, str] = {}
     unresolved: list[str] = []
-    for key in keys:
-        found = remembered.get(key)
-        if found is None:
-            found = _ask_jira(planner, key)
-        if found:
-            resolved[key] = found
-        else:
-            unresolved.append(key)
+    writes = [] if learned is None else learned
+    try:
+        for key in keys:
+            found = remembered.get(key)
+            if found is None:
+                found = _ask_jira(planner, key, writes)
+            if found:
+                resolved[key] = found
+            else:
+                unresolved.append(key)
+    except BaseException:
+        _send(planner, writes)  # what was learned before the failure is not asked again
+        raise
+    if learned is None:
+        _send(planner, writes)
     return resolved, unresolved
 
 
-def _ask_jira(planner: Planner, key: str) -> str:
+def _send(planner: Planner, writes: list[Writes]) -> None:
+    if writes:
+        with batched(planner.conn) as pipe:
+            for write in writes:
+                write(pipe)
+        writes.clear()
+
+
+def _ask_jira(planner: Planner, key: str, learned: list[Writes]) -> str:
+    """The id of the issue ``key`` names, asked of Jira; the writes remembering it are appended to
+    ``learned``."""
     try:
         jira = planner.clients.need("jira", JiraClient, "JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN")
         issue = jira.get_issue(key, fields="updated")
@@ -258,9 +282,12 @@ def _ask_jira(planner: Planner, key: str) -> str:
         raise RetryLater(
             max(0.0, held.until - time.time()), f"looking up {key}: {held}", True, counts=False
         ) from held
-    with batched(planner.conn) as pipe:
+
+    def remember(pipe: Pipeline) -> None:
         issue_ids.remember_keys(pipe, issue.id, key, issue.key)
         issue_ids.set_current_key(pipe, issue.id, issue.key)
+
+    learned.append(remember)
     return issue.id
 
 
@@ -314,20 +341,28 @@ def _ticket_reads(planner: Planner, ticket_id: str, keys: list[str]) -> FirstRea
 
 
 def _issue_states(
-    planner: Planner, pipe: Pipeline, issue_ids_: list[str]
+    planner: Planner, pipe: Pipeline, issue_ids_: list[str], learned: list[Writes] | None = None
 ) -> tuple[dict[str, subjects.Stored], dict[str, str | None], int | None]:
     """WATCH the states of the issues on the other side of a ticket's links, then read them, their current
     keys and a plan version taken after this WATCH in one round trip (on the planner's connection: the
-    WATCH guards them from then on). No issue, no WATCH: no version (None)."""
+    WATCH guards them from then on). No issue, no WATCH: no version (None).
+
+    ``learned``: writes of the ids Jira answered (``resolve``), sent first in that round trip: the current
+    keys read after them are the ones Jira just gave. They write none of the keys the plan WATCHes (a
+    write of another connection would abort it)."""
     if not issue_ids_:
+        _send(planner, learned or [])
         return {}, {}, None
     subjects.watch(pipe, *(subjects.subject_key(ordering.ISSUE, issue_id) for issue_id in issue_ids_))
     with planner.conn.pipeline(transaction=False) as reads:
+        for write in learned or ():
+            write(reads)
+        written = len(reads.command_stack)
         for issue_id in issue_ids_:
             reads.hgetall(subjects.subject_key(ordering.ISSUE, issue_id))
         reads.mget(issue_ids.current_key_keys(issue_ids_))
         subjects.queue_next_version(reads, time.time_ns() // 1000)
-        *states, current, version = scripts.execute(reads)
+        *states, current, version = scripts.execute(reads)[written:]
     found = {}
     for issue_id, reply in zip(issue_ids_, states, strict=True):
         stored = subjects.loaded(ordering.ISSUE, issue_id, reply)

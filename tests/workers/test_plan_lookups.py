@@ -1,0 +1,76 @@
+"""A ticket's plan that asks Jira for an issue's id remembers it in the round trip of the issues' reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.connection
+
+from bridge.errors import RetryLater
+from bridge.stores import issue_ids
+from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from tests.rules.events import ticket
+from tests.values import StartWorker
+from workers import process
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with serve_in_thread(SandboxConfig()) as running:
+        yield running
+
+
+@pytest.fixture
+def conn(sandbox: RunningSandbox, redis_url: str, worker_process: StartWorker) -> Iterator[redis.Redis]:
+    worker_process(sandbox.config.settings_for(sandbox.url))
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+def _issue_reads(sandbox: RunningSandbox, key: str) -> int:
+    with SandboxControl(sandbox.url) as control:
+        return sum(
+            1 for call in control.calls("jira") if call["method"] == "GET" and call["path"].endswith(key)
+        )
+
+
+def test_a_new_keys_id_is_remembered_with_the_issues_reads(
+    conn: redis.Redis, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planner = process.current().planner(conn)
+    planner.plan(ticket("7601", "EX-601"))  # scripts loaded, connections made: not this plan's own
+    sent: list[object] = []
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(self: redis.connection.Connection, command: object, check_health: bool = True) -> None:
+        sent.append(command)
+        send(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    plan = planner.plan(ticket("7602", "EX-602"))
+    monkeypatch.undo()
+
+    assert plan.outcome == "planned"
+    remembered = issue_ids.ids(conn, ["EX-602"])["EX-602"]
+    assert remembered is not None
+    assert [action.params.get("issue_id") for action in plan.actions if "issue_id" in action.params] == [
+        remembered
+    ]
+    # WATCH the ticket, its first reads, WATCH the issue, the issue's reads with the id learned, the commit.
+    assert len(sent) == 5
+    # Remembered: the next plan naming the key does not ask Jira again.
+    planner.plan(ticket("7603", "EX-602"))
+    assert _issue_reads(sandbox, "EX-602") == 1
+
+
+def test_ids_learned_before_a_lookup_fails_are_remembered(conn: redis.Redis, sandbox: RunningSandbox) -> None:
+    planner = process.current().planner(conn)
+    with SandboxControl(sandbox.url) as control:
+        control.add_fault(api="jira", path="EX-612", status=503)
+    with pytest.raises(RetryLater):
+        planner.plan(ticket("7611", "EX-611, EX-612"))
+    assert issue_ids.ids(conn, ["EX-611"])["EX-611"] is not None
+    assert issue_ids.ids(conn, ["EX-612"])["EX-612"] is None
