@@ -13,11 +13,13 @@ names whom and the states of the subjects on the other side.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 
 from bridge import ordering
 from bridge.connections import batched, text
@@ -250,7 +252,9 @@ def resolve(
             else:
                 unresolved.append(key)
     except BaseException:
-        _send(planner, writes)  # what was learned before the failure is not asked again
+        # What was learned before the failure is not asked again; the lookup's failure is what is raised.
+        with contextlib.suppress(RedisError, OSError):
+            _send(planner, writes)
         raise
     if learned is None:
         _send(planner, writes)
@@ -266,15 +270,15 @@ def _send(planner: Planner, writes: list[Writes]) -> None:
 
 
 def _ask_jira(planner: Planner, key: str, learned: list[Writes]) -> str:
-    """The id of the issue ``key`` names, asked of Jira; the writes remembering it are appended to
-    ``learned``."""
+    """The id of the issue ``key`` names, asked of Jira (``UNKNOWN`` when it names none); the writes
+    remembering the answer are appended to ``learned``."""
     try:
         jira = planner.clients.need("jira", JiraClient, "JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN")
         issue = jira.get_issue(key, fields="updated")
     except NotConfigured:
         return issue_ids.UNKNOWN
     except UpstreamNotFound:
-        issue_ids.remember_unknown(planner.conn, key)
+        learned.append(lambda pipe: issue_ids.remember_unknown(pipe, key))
         return issue_ids.UNKNOWN
     except RetryableUpstreamError as error:
         raise RetryLater(error.retry_after or 1.0, f"looking up {key}: {error}") from error

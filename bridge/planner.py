@@ -44,7 +44,8 @@ from bridge.upstreams import Clients
 PlanOutcome = Literal["planned", "skipped", "superseded", "unchanged"]
 
 Writes = Callable[[Pipeline], object]
-"""Writes queued on a pipeline that a plan sends with its first reads (``Planner.plan``'s ``with_first``)."""
+"""Writes queued on a pipeline that a plan sends with reads of its own: with its first reads
+(``Planner.plan``'s ``with_first``), or the ids Jira answered with the issues' reads (``linked.resolve``)."""
 
 Override = dict[str, str]
 """An operator's "make the calls again" (``bridge.rules.model.override_of``): who, via what, when, which event."""

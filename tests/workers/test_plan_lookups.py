@@ -56,6 +56,7 @@ def test_a_new_keys_id_is_remembered_with_the_issues_reads(
     assert plan.outcome == "planned"
     remembered = issue_ids.ids(conn, ["EX-602"])["EX-602"]
     assert remembered is not None
+    assert issue_ids.current_keys(conn, [remembered]) == {remembered: "EX-602"}
     assert [action.params.get("issue_id") for action in plan.actions if "issue_id" in action.params] == [
         remembered
     ]
@@ -74,3 +75,20 @@ def test_ids_learned_before_a_lookup_fails_are_remembered(conn: redis.Redis, san
         planner.plan(ticket("7611", "EX-611, EX-612"))
     assert issue_ids.ids(conn, ["EX-611"])["EX-611"] is not None
     assert issue_ids.ids(conn, ["EX-612"])["EX-612"] is None
+
+
+def test_a_key_that_names_no_issue_is_remembered_as_such_with_the_issues_reads(
+    conn: redis.Redis, sandbox: RunningSandbox
+) -> None:
+    planner = process.current().planner(conn)
+    with SandboxControl(sandbox.url) as control:
+        control.add_fault(api="jira", path="EX-622", status=404, body='{"errorMessages": ["no issue"]}')
+    planner.plan(ticket("7621", "EX-621, EX-622"))
+    assert issue_ids.ids(conn, ["EX-622"])["EX-622"] == issue_ids.UNKNOWN
+    planner.plan(ticket("7622", "EX-622"))
+    assert _issue_reads(sandbox, "EX-622") == 1
+    # A ticket naming only such a key has no issue to read: what was learned is sent on its own.
+    with SandboxControl(sandbox.url) as control:
+        control.add_fault(api="jira", path="EX-623", status=404, body='{"errorMessages": ["no issue"]}')
+    planner.plan(ticket("7623", "EX-623"))
+    assert issue_ids.ids(conn, ["EX-623"])["EX-623"] == issue_ids.UNKNOWN
