@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.loadgen import http_request, read_answer
 from bench.stack import ZENDESK_SECRET, Stack, cpu_seconds, machine, machine_busy, rss_mib
 from bridge import samples
+from bridge.connections import text
 
 CONNECTIONS = 32
 KEY = re.compile(r"LAT-(\d+)")
@@ -49,6 +50,8 @@ class RateResult:
     answer_ms: list[float] = field(default_factory=list)
     late_send_ms: list[float] = field(default_factory=list)
     missing: int = 0
+    failed_jobs: int = 0
+    """Jobs in the failed registries when deliveries were unmatched (what became of them, on a failure)."""
     calls: int = 0
     drained_s: float = 0.0
     cores: float = 0.0
@@ -157,6 +160,9 @@ def run_rate(stack: Stack, rate: float, seconds: float, first: int, pids: dict[s
         result.first_ms.append((first_call[n] - at) * 1000)
         if n in link_call:
             result.link_ms.append((link_call[n] - at) * 1000)
+    if result.missing:
+        names = [text(name).removeprefix("rq:queue:") for name in stack.conn.smembers("rq:queues")]
+        result.failed_jobs = sum(int(stack.conn.zcard(f"rq:failed:{name}")) for name in names)
     return result
 
 
@@ -185,7 +191,8 @@ def report(results: list[RateResult], rss: dict[str, tuple[float, float]], heade
         )
         print(
             f"  {'':26} drained {result.drained_s:.1f} s, {result.calls} upstream requests"
-            f" ({result.calls / max(1, result.accepted):.2f} per delivery), {result.missing} unmatched;"
+            f" ({result.calls / max(1, result.accepted):.2f} per delivery), {result.missing} unmatched"
+            f"{f' ({result.failed_jobs} failed jobs)' if result.missing else ''};"
             f" cores busy: {cpu}"
         )
         p50_target, p99_target = TARGETS.get(result.rate, (None, None))

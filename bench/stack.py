@@ -114,6 +114,10 @@ def pending(conn: redis.Redis) -> int:
         return sum(int(count) for count in pipe.execute())
 
 
+SETTLE_S = 0.05
+"""How long "no job left" must hold before a bench counts the queues drained (``Stack.wait_drained``)."""
+
+
 def own_environ() -> dict[str, str]:
     """This process's environment without the bridge's own variables: a bench sets those itself."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "JIRA_", "ZENDESK_", "JSM_"))}
@@ -189,13 +193,21 @@ class Stack:
         self.workers = []
 
     def wait_drained(self, seconds: float = 600.0) -> float:
-        """Wait until no job is left; return when that was (perf_counter)."""
+        """Wait until no job is left; return when that was (perf_counter).
+
+        "None left" must hold on two looks ``SETTLE_S`` apart: a job a worker has popped off its queue and
+        not started yet is in no Redis list or registry for that moment (a round trip or so; RQ's own
+        dequeue has the same moment), and one look can fall in it."""
         deadline = time.monotonic() + seconds
-        while pending(self.conn):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"jobs still pending after {seconds:.0f} s")
-            time.sleep(0.02)
-        return time.perf_counter()
+        while True:
+            while pending(self.conn):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"jobs still pending after {seconds:.0f} s")
+                time.sleep(0.02)
+            drained = time.perf_counter()
+            time.sleep(SETTLE_S)
+            if not pending(self.conn):
+                return drained
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
