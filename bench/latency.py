@@ -29,9 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import http_request, read_answer
-from bench.stack import ZENDESK_SECRET, Stack, cpu_seconds, machine, machine_busy, rss_mib
+from bench.stack import ZENDESK_SECRET, Stack, cpu_seconds, machine, machine_busy, queue_names, rss_mib
 from bridge import samples
-from bridge.connections import text
 
 CONNECTIONS = 32
 KEY = re.compile(r"LAT-(\d+)")
@@ -161,7 +160,7 @@ def run_rate(stack: Stack, rate: float, seconds: float, first: int, pids: dict[s
         if n in link_call:
             result.link_ms.append((link_call[n] - at) * 1000)
     if result.missing:
-        names = [text(name).removeprefix("rq:queue:") for name in stack.conn.smembers("rq:queues")]
+        names = queue_names(stack.conn)
         result.failed_jobs = sum(int(stack.conn.zcard(f"rq:failed:{name}")) for name in names)
     return result
 

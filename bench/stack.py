@@ -98,11 +98,16 @@ def machine(conn: redis.Redis) -> str:
     )
 
 
+def queue_names(conn: redis.Redis) -> list[str]:
+    """The names of the RQ queues there are (RQ's set of queue keys)."""
+    return [text(name).removeprefix("rq:queue:") for name in conn.smembers("rq:queues")]
+
+
 def pending(conn: redis.Redis) -> int:
     """Jobs not finished yet: queued, started, scheduled, or waiting for a destination's batch.
 
     Known keys only (no SCAN, whose cost grows with the keys there are): a bench polls this."""
-    names = [text(name).removeprefix("rq:queue:") for name in conn.smembers("rq:queues")]
+    names = queue_names(conn)
     with conn.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.llen(f"rq:queue:{name}")

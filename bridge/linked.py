@@ -226,27 +226,25 @@ def event_only(event: Event) -> Linked:
 def resolve(
     planner: Planner,
     keys: list[str],
-    remembered: dict[str, str | None] | None = None,
-    learned: list[Writes] | None = None,
+    remembered: dict[str, str | None] | None,
+    learned: list[Writes],
 ) -> tuple[dict[str, str], list[str]]:
     """Return ``{key: issue id}`` for the keys that name an issue, and the keys that name none.
 
     Remembered ids answer (``remembered``: read already by the caller); an unknown key costs one
     ``GET /rest/api/2/issue/{key}`` (which also finds a moved issue by its old key), and its answer is
-    remembered: in a round trip of its own, or, with ``learned``, by writes appended to it for the caller
-    to send in its next round trip (sent here when a later key's lookup fails). Without Jira configured no
-    key can be resolved.
+    remembered by writes appended to ``learned`` for the caller to send in its next round trip (sent here
+    when a later key's lookup fails). Without Jira configured no key can be resolved.
     """
     if remembered is None:
         remembered = issue_ids.ids(planner.conn, keys)
     resolved: dict[str, str] = {}
     unresolved: list[str] = []
-    writes = [] if learned is None else learned
     try:
         for key in keys:
             found = remembered.get(key)
             if found is None:
-                found = _ask_jira(planner, key, writes)
+                found = _ask_jira(planner, key, learned)
             if found:
                 resolved[key] = found
             else:
@@ -254,19 +252,17 @@ def resolve(
     except BaseException:
         # What was learned before the failure is not asked again; the lookup's failure is what is raised.
         with contextlib.suppress(RedisError, OSError):
-            _send(planner, writes)
+            _send(planner, learned)
         raise
-    if learned is None:
-        _send(planner, writes)
     return resolved, unresolved
 
 
 def _send(planner: Planner, writes: list[Writes]) -> None:
+    """Send ``writes`` in a round trip of their own (none when there are none)."""
     if writes:
         with batched(planner.conn) as pipe:
             for write in writes:
                 write(pipe)
-        writes.clear()
 
 
 def _ask_jira(planner: Planner, key: str, learned: list[Writes]) -> str:
@@ -345,7 +341,7 @@ def _ticket_reads(planner: Planner, ticket_id: str, keys: list[str]) -> FirstRea
 
 
 def _issue_states(
-    planner: Planner, pipe: Pipeline, issue_ids_: list[str], learned: list[Writes] | None = None
+    planner: Planner, pipe: Pipeline, issue_ids_: list[str], learned: list[Writes]
 ) -> tuple[dict[str, subjects.Stored], dict[str, str | None], int | None]:
     """WATCH the states of the issues on the other side of a ticket's links, then read them, their current
     keys and a plan version taken after this WATCH in one round trip (on the planner's connection: the
@@ -355,11 +351,11 @@ def _issue_states(
     keys read after them are the ones Jira just gave. They write none of the keys the plan WATCHes (a
     write of another connection would abort it)."""
     if not issue_ids_:
-        _send(planner, learned or [])
+        _send(planner, learned)
         return {}, {}, None
     subjects.watch(pipe, *(subjects.subject_key(ordering.ISSUE, issue_id) for issue_id in issue_ids_))
     with planner.conn.pipeline(transaction=False) as reads:
-        for write in learned or ():
+        for write in learned:
             write(reads)
         written = len(reads.command_stack)
         for issue_id in issue_ids_:

@@ -22,6 +22,7 @@ from bridge.stores import history, links
 from bridge.stores.idempotency import CallMarks, Claim
 from bridge.upstreams import Clients, actions, clients_from_settings
 from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from tests.redis_requests import sent_to_redis
 
 
 @pytest.fixture(scope="module")
@@ -208,22 +209,14 @@ def _link(ticket: str, issue_id: str, key: str, version: int) -> PlannedAction:
 
 
 def test_a_zendesk_link_is_in_the_index_when_its_call_is_done_and_a_new_plan_finds_it_there(
-    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    executor: Executor, sandbox: RunningSandbox, redis_client: redis.Redis
 ) -> None:
-    sent: list[object] = []
-    send = redis.connection.Connection.send_packed_command
-
-    def counted(self: redis.connection.Connection, command: object, check_health: bool = True) -> None:
-        sent.append(command)
-        send(self, command, check_health)  # type: ignore[no-untyped-call]
-
     # A connection in the pool and the scripts loaded: neither is the call's.
     assert executor.perform(_upsert("EX-76", 1), "job-0", 1)["outcome"] == "done"
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
-    first = executor.perform(_link("77", "10077", "EX-77", 1), "job-1", 1)
+    with sent_to_redis() as sent:
+        first = executor.perform(_link("77", "10077", "EX-77", 1), "job-1", 1)
     # The index is read with the claim and written with the call's end: two round trips and the request.
     assert len(sent) == 2
-    monkeypatch.undo()
     assert first["outcome"] == "done"
     indexed = links.get(redis_client, "77", "10077")
     assert indexed is not None
@@ -232,10 +225,8 @@ def test_a_zendesk_link_is_in_the_index_when_its_call_is_done_and_a_new_plan_fin
     assert orjson.loads(redis_client.get(made_before.idempotency_key) or b"{}")["id"] == indexed.link_id
     # A later plan's create (another idempotency key) is answered by the index, as read with its claim:
     # no request to Zendesk, and no round trip besides the claim and the end.
-    sent.clear()
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
-    again = executor.perform(_link("77", "10077", "EX-77", 2), "job-2", 1)
-    monkeypatch.undo()
+    with sent_to_redis() as sent:
+        again = executor.perform(_link("77", "10077", "EX-77", 2), "job-2", 1)
     assert len(sent) == 2
     assert again["outcome"] == "done"
     with SandboxControl(sandbox.url) as control:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 import redis
 from rq import Queue
 from rq.job import JobStatus
@@ -16,26 +14,11 @@ from rq.serializers import JSONSerializer
 from bridge import defaults, job_queues, keys
 from bridge.rules.model import PlannedAction
 from bridge.stores import batches
-from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
-from tests.values import StartWorker
+from bridge.upstreams.sandbox import RunningSandbox, SandboxControl
 from workers import jobs, process
 from workers.worker import BridgeWorker
 
 JIRA_QUEUE = job_queues.DESTINATION_QUEUE.format(destination="jira")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(SandboxConfig()) as running:
-        yield running
-
-
-@pytest.fixture
-def conn(sandbox: RunningSandbox, redis_url: str, worker_process: StartWorker) -> Iterator[redis.Redis]:
-    worker_process(sandbox.config.settings_for(sandbox.url))
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def _unit_actions(issue: str, event_id: str) -> list[dict[str, Any]]:

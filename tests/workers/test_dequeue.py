@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
 import redis
 import redis.connection
@@ -13,6 +11,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bridge.settings import Settings
+from tests.redis_requests import sent_to_redis
 from tests.values import StartWorker
 from workers.dequeue import BridgeQueue
 from workers.worker import BridgeWorker
@@ -27,7 +26,7 @@ def _dequeue(conn: redis.Redis, queues: list[Queue], timeout: int | None = None)
 
 
 def test_the_first_queue_holding_a_job_gives_it_with_its_hash_in_one_round_trip(
-    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_client: redis.Redis,
 ) -> None:
     first, second = _queues(redis_client)
     later = second.enqueue("builtins.len", "abc", job_id="later")
@@ -35,16 +34,8 @@ def test_the_first_queue_holding_a_job_gives_it_with_its_hash_in_one_round_trip(
     _dequeue(redis_client, [first, second])  # the script loaded: not the dequeue's own round trip
     first.enqueue_job(sooner)
 
-    sent: list[object] = []
-    send = redis.connection.Connection.send_packed_command
-
-    def counted(self: redis.connection.Connection, command: object, check_health: bool = True) -> None:
-        sent.append(command)
-        send(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
-    taken = _dequeue(redis_client, [first, second])
-    monkeypatch.undo()
+    with sent_to_redis() as sent:
+        taken = _dequeue(redis_client, [first, second])
     assert len(sent) == 1
     assert taken is not None
     job, queue = taken
@@ -92,7 +83,6 @@ def test_a_bridge_worker_takes_its_jobs_with_it(
     redis_client: redis.Redis,
     settings: Settings,
     worker_process: StartWorker,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     worker_process(settings)
     first, second = _queues(redis_client)
@@ -101,17 +91,8 @@ def test_a_bridge_worker_takes_its_jobs_with_it(
         Queue(queue.name, connection=redis_client, serializer=JSONSerializer) for queue in (first, second)
     ]
     worker = BridgeWorker(plain, connection=redis_client, serializer=JSONSerializer)
-    sent: list[bytes] = []
-    send = redis.connection.Connection.send_packed_command
-
-    def recorded(self: redis.connection.Connection, command: object, check_health: bool = True) -> None:
-        parts = command if isinstance(command, list) else [command]
-        sent.append(b"".join(bytes(cast(bytes, part)) for part in parts))
-        send(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", recorded)
-    taken = worker.dequeue_job_and_maintain_ttl(None)
-    monkeypatch.undo()
+    with sent_to_redis() as sent:
+        taken = worker.dequeue_job_and_maintain_ttl(None)
     assert taken is not None
     assert (taken[0].id, taken[1].name) == (job.id, "second")
     # The worker's dequeue is the script's (RQ's own pops, then reads the job's hash).

@@ -20,18 +20,12 @@ from rq.serializers import JSONSerializer
 from bridge import job_queues, tracing
 from bridge.rules.model import PlannedAction
 from bridge.stores import batches
-from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from bridge.upstreams.sandbox import RunningSandbox, SandboxControl
 from tests.values import StartWorker
 from workers import process
 from workers.worker import BridgeWorker
 
 JIRA_QUEUE = job_queues.DESTINATION_QUEUE.format(destination="jira")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(SandboxConfig()) as running:
-        yield running
 
 
 @pytest.fixture

@@ -12,19 +12,13 @@ from rq.serializers import JSONSerializer
 
 from bridge import job_queues
 from bridge.job_queues import queue_names
-from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from bridge.upstreams.sandbox import RunningSandbox, SandboxControl
 from tests.rules.events import issue
 from tests.values import StartWorker
 from workers.worker import BridgeWorker
 
 EXAMPLE = str(resources.files("bridge.rules").joinpath("examples/jsm_maintenance.yaml"))
 ACTION = "Create alert from monitoring"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(SandboxConfig()) as running:
-        yield running
 
 
 @pytest.fixture

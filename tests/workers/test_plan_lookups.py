@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
-import redis.connection
 
 from bridge.errors import RetryLater
 from bridge.stores import issue_ids
-from bridge.upstreams.sandbox import RunningSandbox, SandboxConfig, SandboxControl, serve_in_thread
+from bridge.upstreams.sandbox import RunningSandbox, SandboxControl
+from tests.redis_requests import sent_to_redis
 from tests.rules.events import ticket
-from tests.values import StartWorker
 from workers import process
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(SandboxConfig()) as running:
-        yield running
-
-
-@pytest.fixture
-def conn(sandbox: RunningSandbox, redis_url: str, worker_process: StartWorker) -> Iterator[redis.Redis]:
-    worker_process(sandbox.config.settings_for(sandbox.url))
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def _issue_reads(sandbox: RunningSandbox, key: str) -> int:
@@ -38,20 +21,12 @@ def _issue_reads(sandbox: RunningSandbox, key: str) -> int:
 
 
 def test_a_new_keys_id_is_remembered_with_the_issues_reads(
-    conn: redis.Redis, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+    conn: redis.Redis, sandbox: RunningSandbox
 ) -> None:
     planner = process.current().planner(conn)
     planner.plan(ticket("7601", "EX-601"))  # scripts loaded, connections made: not this plan's own
-    sent: list[object] = []
-    send = redis.connection.Connection.send_packed_command
-
-    def counted(self: redis.connection.Connection, command: object, check_health: bool = True) -> None:
-        sent.append(command)
-        send(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
-    plan = planner.plan(ticket("7602", "EX-602"))
-    monkeypatch.undo()
+    with sent_to_redis() as sent:
+        plan = planner.plan(ticket("7602", "EX-602"))
 
     assert plan.outcome == "planned"
     remembered = issue_ids.ids(conn, ["EX-602"])["EX-602"]
